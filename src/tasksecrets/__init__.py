@@ -1,0 +1,1 @@
+"""tasksecrets: request secrets in Python tasks and read them at run time."""

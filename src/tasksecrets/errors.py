@@ -1,0 +1,112 @@
+"""The one exception tree of tasksecrets.
+
+Every error the library raises on purpose derives from :class:`TaskSecretsError`, so callers can
+catch the whole family at once. Errors caused by bad input also derive from :class:`ValueError`,
+which is what flytekit raises for the same mistakes; code written for flytekit keeps working.
+
+::
+
+    TaskSecretsError
+    ├── SecretError (ValueError)            a Secret declared or used wrongly
+    │   ├── SecretNotFoundError             requested, but nowhere to be found at run time
+    │   └── SecretNotRequestedError         read inside a task that did not request it
+    ├── TaskDeclarationError (ValueError)   @task / @workflow declared wrongly
+    ├── WireError (ValueError)              a flyte.secrets/s<N> annotation that does not decode
+    ├── ConfigError (ValueError)            a configuration file or key that is not valid
+    ├── ManifestError (ValueError)          a pod, AdmissionReview or Secret manifest that is not usable
+    ├── InjectionError                      a secret the webhook could not inject into a pod
+    ├── InjectorNotFoundError (ValueError)  no injector of that name, or its extra is not installed
+    ├── StoreError                          the local encrypted secret store
+    │   ├── StoreKeyError                   the master key is missing or does not open the store
+    │   ├── NamespaceNotFoundError (KeyError-like lookups, reported by name)
+    │   ├── StoredSecretNotFoundError
+    │   └── StoredSecretExistsError
+    └── TaskExecutionError                  a task failed while running under the local cluster
+
+Messages say what was wrong and how to fix it. They never carry a secret's value.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConfigError",
+    "InjectionError",
+    "InjectorNotFoundError",
+    "ManifestError",
+    "NamespaceNotFoundError",
+    "SecretError",
+    "SecretNotFoundError",
+    "SecretNotRequestedError",
+    "StoreError",
+    "StoreKeyError",
+    "StoredSecretExistsError",
+    "StoredSecretNotFoundError",
+    "TaskDeclarationError",
+    "TaskExecutionError",
+    "TaskSecretsError",
+    "WireError",
+]
+
+
+class TaskSecretsError(Exception):
+    """Base class of every error tasksecrets raises on purpose."""
+
+
+class SecretError(TaskSecretsError, ValueError):
+    """A Secret was declared or used wrongly (missing group or key, bad env_var, bad encode_mode)."""
+
+
+class SecretNotFoundError(SecretError):
+    """A secret was asked for but is neither in the environment nor on disk."""
+
+
+class SecretNotRequestedError(SecretError):
+    """A running task read a secret it did not list in its ``secret_requests``."""
+
+
+class TaskDeclarationError(TaskSecretsError, ValueError):
+    """A task or workflow was declared wrongly (for example ``secret_requests`` not a list of Secret)."""
+
+
+class WireError(TaskSecretsError, ValueError):
+    """An annotation value that is not a valid encoded Secret."""
+
+
+class ConfigError(TaskSecretsError, ValueError):
+    """A configuration file or value that is not valid; the message names the key."""
+
+
+class ManifestError(TaskSecretsError, ValueError):
+    """A manifest (Pod, AdmissionReview, Kubernetes Secret) that cannot be used."""
+
+
+class InjectionError(TaskSecretsError):
+    """A secret that could not be injected into a pod; the message names it and says why."""
+
+
+class InjectorNotFoundError(TaskSecretsError, ValueError):
+    """No injector is registered under a name, or the extra it needs is not installed."""
+
+
+class StoreError(TaskSecretsError):
+    """An error of the local encrypted secret store."""
+
+
+class StoreKeyError(StoreError):
+    """The store's master key is missing, malformed, or does not decrypt the store."""
+
+
+class NamespaceNotFoundError(StoreError):
+    """A namespace that holds no secrets."""
+
+
+class StoredSecretNotFoundError(StoreError):
+    """A secret name that does not exist in a namespace of the store."""
+
+
+class StoredSecretExistsError(StoreError):
+    """A secret that already exists where a new one was to be created."""
+
+
+class TaskExecutionError(TaskSecretsError):
+    """A task failed while running under the local cluster."""

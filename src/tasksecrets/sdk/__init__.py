@@ -1,0 +1,1 @@
+"""The SDK: what a task author imports (re-exported by :mod:`tasksecrets`)."""
