@@ -15,9 +15,11 @@ which is what flytekit raises for the same mistakes; code written for flytekit k
     ├── ConfigError (ValueError)            a configuration file or key that is not valid
     ├── ManifestError (ValueError)          a pod, AdmissionReview or Secret manifest that is not usable
     ├── InjectionError                      a secret the webhook could not inject into a pod
+    ├── KubernetesApiError                  the Kubernetes API refused or failed a request (has .status)
     ├── InjectorNotFoundError (ValueError)  no injector of that name, or its extra is not installed
     ├── StoreError                          the local encrypted secret store
     │   ├── StoreKeyError                   the master key is missing or does not open the store
+    │   ├── StoreNameError (ValueError)     a namespace, secret name or data key breaking Kubernetes rules
     │   ├── NamespaceNotFoundError (KeyError-like lookups, reported by name)
     │   ├── StoredSecretNotFoundError
     │   └── StoredSecretExistsError
@@ -32,6 +34,7 @@ __all__ = [
     "ConfigError",
     "InjectionError",
     "InjectorNotFoundError",
+    "KubernetesApiError",
     "ManifestError",
     "NamespaceNotFoundError",
     "SecretError",
@@ -39,6 +42,7 @@ __all__ = [
     "SecretNotRequestedError",
     "StoreError",
     "StoreKeyError",
+    "StoreNameError",
     "StoredSecretExistsError",
     "StoredSecretNotFoundError",
     "TaskDeclarationError",
@@ -84,6 +88,17 @@ class InjectionError(TaskSecretsError):
     """A secret that could not be injected into a pod; the message names it and says why."""
 
 
+class KubernetesApiError(TaskSecretsError):
+    """The Kubernetes API answered a request with an error, or could not be reached.
+
+    ``status`` is the HTTP status (0 when no answer came), so callers branch on it, never on the text.
+    """
+
+    def __init__(self, message: str, *, status: int = 0) -> None:
+        super().__init__(message)
+        self.status = status
+
+
 class InjectorNotFoundError(TaskSecretsError, ValueError):
     """No injector is registered under a name, or the extra it needs is not installed."""
 
@@ -94,6 +109,10 @@ class StoreError(TaskSecretsError):
 
 class StoreKeyError(StoreError):
     """The store's master key is missing, malformed, or does not decrypt the store."""
+
+
+class StoreNameError(StoreError, ValueError):
+    """A namespace, secret name or data key that breaks the Kubernetes naming rules."""
 
 
 class NamespaceNotFoundError(StoreError):

@@ -8,6 +8,7 @@ dependency only affects the command that needs it.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from typing import Any
 
 import click

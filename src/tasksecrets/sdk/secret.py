@@ -26,6 +26,11 @@ class MountType(enum.IntEnum):
     FILE = 2
 
 
+# Inside Secret's body the name MountType is the class attribute (Secret.MountType); annotations there
+# use this alias so type checkers see the enum type.
+_MountType = MountType
+
+
 def _require_text(field: str, value: object, *, required: bool) -> str | None:
     if value is None:
         if required:
@@ -58,7 +63,7 @@ class Secret:
     group: str
     key: str
     group_version: str | None
-    mount_requirement: MountType
+    mount_requirement: _MountType
     env_var: str | None
 
     def __init__(
@@ -66,20 +71,19 @@ class Secret:
         group: str | None = None,
         key: str | None = None,
         group_version: str | None = None,
-        mount_requirement: MountType | int = MountType.ANY,
+        mount_requirement: _MountType | int = MountType.ANY,
         env_var: str | None = None,
     ) -> None:
         group_ = _require_text("group", group, required=True)
         key_ = _require_text("key", key, required=True)
         version = _require_text("group_version", group_version, required=False) or None
         mount = _coerce_mount(mount_requirement)
-        if env_var is not None:
-            if not isinstance(env_var, str) or not ENV_VAR_NAME_RE.match(env_var):
-                raise SecretError(
-                    f"Secret env_var {env_var!r} is not a valid environment variable name: "
-                    "use upper-case letters, digits and underscores, not starting with a digit "
-                    '(e.g. env_var="MY_SECRET")'
-                )
+        if env_var is not None and (not isinstance(env_var, str) or not ENV_VAR_NAME_RE.match(env_var)):
+            raise SecretError(
+                f"Secret env_var {env_var!r} is not a valid environment variable name: "
+                "use upper-case letters, digits and underscores, not starting with a digit "
+                '(e.g. env_var="MY_SECRET")'
+            )
         object.__setattr__(self, "group", group_)
         object.__setattr__(self, "key", key_)
         object.__setattr__(self, "group_version", version)
@@ -93,7 +97,7 @@ class Secret:
         group: str = "",
         key: str = "",
         group_version: str = "",
-        mount_requirement: MountType | int = MountType.ANY,
+        mount_requirement: _MountType | int = MountType.ANY,
         env_var: str = "",
     ) -> Secret:
         """Build a Secret as decoded from a pod annotation, where any field may be empty.

@@ -1,0 +1,119 @@
+"""``python -m tasksecrets execute``: the entrypoint of a task's own process (its pod's container).
+
+It loads the task from a file (``--file``) or module (``--module``), reads the inputs (a JSON file
+written with :mod:`tasksecrets.sdk.values`), runs the task inside a task context (least privilege,
+masking, ``env_var`` exports of secrets the pod lacks) and writes the outputs. Exit codes: 0 done,
+1 the task (or its module) failed, with the traceback on stderr and secret values masked, 2 bad
+arguments (file, task or inputs not usable), with a one-line error.
+
+Imports only click and the SDK, so a task starts fast.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any, TextIO
+
+import click
+
+from tasksecrets.errors import TaskDeclarationError
+from tasksecrets.sdk.context import task_context
+from tasksecrets.sdk.loader import load_task
+from tasksecrets.sdk.masking import format_exception_masked, mask_text
+from tasksecrets.sdk.task import Task
+from tasksecrets.sdk.values import load_value, write_values
+
+__all__ = ["execute_cmd", "run_task_in_process"]
+
+
+class _MaskingStream:
+    """A text stream that masks registered secret values in what the task prints."""
+
+    def __init__(self, inner: TextIO) -> None:
+        self._inner = inner
+
+    def write(self, text: str) -> int:
+        self._inner.write(mask_text(text))
+        return len(text)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+def _read_inputs(task: Task, path: str | None) -> dict[str, Any]:
+    if path is None:
+        return task.bind_inputs((), {})
+    try:
+        with open(path, encoding="utf-8") as handle:
+            raw = json.load(handle)
+    except OSError as exc:
+        raise click.UsageError(f"cannot read the inputs file {path}: {exc.strerror}") from None
+    except ValueError as exc:
+        raise click.UsageError(
+            f"the inputs file {path} is not valid JSON ({exc}): write a JSON object"
+        ) from None
+    if not isinstance(raw, dict):
+        raise click.UsageError(
+            f"the inputs file {path} must hold a JSON object of input name to value, got {type(raw).__name__}"
+        )
+    try:
+        return task.bind_inputs((), {name: load_value(value) for name, value in raw.items()})
+    except (TypeError, ValueError) as exc:
+        raise click.UsageError(f"inputs do not fit task {task.name!r}: {exc}") from None
+
+
+def run_task_in_process(task: Task, inputs: dict[str, Any]) -> tuple[bool, Any]:
+    """Run ``task`` as this process's task; returns ``(True, outputs)`` or ``(False, masked traceback)``."""
+    with task_context(task, export_mode="keep", in_pod=True):
+        stdout, stderr = sys.stdout, sys.stderr
+        sys.stdout, sys.stderr = _MaskingStream(stdout), _MaskingStream(stderr)
+        try:
+            return True, task.execute(**inputs)
+        except Exception as exc:
+            # Formatted while the task's values are still registered, so they come out masked.
+            return False, format_exception_masked(exc)
+        finally:
+            sys.stdout, sys.stderr = stdout, stderr
+
+
+@click.command("execute")
+@click.option("--file", "file_path", metavar="PATH", help="The .py file that defines the task.")
+@click.option(
+    "--module", "module_name", metavar="NAME", help="The module that defines the task (instead of --file)."
+)
+@click.option(
+    "--task", "task_name", required=True, metavar="NAME", help="The task's name in that file or module."
+)
+@click.option("--inputs", "inputs_path", metavar="FILE", help="A JSON file with the task's inputs.")
+@click.option("--outputs", "outputs_path", metavar="FILE", help="Where to write the task's outputs (JSON).")
+def execute_cmd(
+    file_path: str | None,
+    module_name: str | None,
+    task_name: str,
+    inputs_path: str | None,
+    outputs_path: str | None,
+) -> None:
+    """Run one task in this process, as a task's container does."""
+    if (file_path is None) == (module_name is None):
+        raise click.UsageError("give exactly one of --file PATH or --module NAME")
+    source = file_path if file_path is not None else module_name
+    assert source is not None
+    try:
+        task = load_task(source, task_name)
+    except TaskDeclarationError as exc:
+        raise click.UsageError(str(exc)) from None
+    except Exception as exc:
+        click.echo(f"error: importing {source} failed:\n{format_exception_masked(exc)}", err=True)
+        sys.exit(1)
+    inputs = _read_inputs(task, inputs_path)
+    ok, result = run_task_in_process(task, inputs)
+    if not ok:
+        click.echo(f"error: task {task.name!r} failed:\n{result}", err=True)
+        sys.exit(1)
+    if outputs_path is not None:
+        try:
+            write_values(outputs_path, result)
+        except OSError as exc:
+            click.echo(f"error: cannot write the outputs file {outputs_path}: {exc.strerror}", err=True)
+            sys.exit(1)

@@ -1,0 +1,102 @@
+"""Find a task by file (or module) and name, as a task's process does before running it.
+
+A file is imported under its package's dotted name when it lives in a package (directories with
+``__init__.py``), else under its file name; the directory that makes that name importable goes on
+``sys.path`` first, so the file's own imports work. A script's ``if __name__ == "__main__":`` block
+does not run. A file already imported under that name is reused.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+import sys
+from types import ModuleType
+
+from tasksecrets.errors import TaskDeclarationError
+from tasksecrets.sdk.task import Task
+
+__all__ = ["load_module", "load_task", "module_name_for_file"]
+
+
+def module_name_for_file(path: str) -> tuple[str, str]:
+    """``(dotted module name, directory to put on sys.path)`` for a Python file."""
+    path = os.path.abspath(path)
+    directory, filename = os.path.split(path)
+    parts = [os.path.splitext(filename)[0]]
+    while os.path.isfile(os.path.join(directory, "__init__.py")):
+        directory, package = os.path.split(directory)
+        parts.insert(0, package)
+    return ".".join(parts), directory
+
+
+def _import_file(path: str) -> ModuleType:
+    if not os.path.isfile(path):
+        raise TaskDeclarationError(
+            f"task file {path} does not exist: pass the path of the .py file defining the task"
+        )
+    name, root = module_name_for_file(path)
+    existing = sys.modules.get(name)
+    existing_file = getattr(existing, "__file__", None)
+    if existing is not None and existing_file and os.path.abspath(existing_file) == os.path.abspath(path):
+        return existing
+    if root not in sys.path:
+        sys.path.insert(0, root)
+    if "." in name:
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            module = None
+        module_file = getattr(module, "__file__", None)
+        if module is not None and module_file and os.path.abspath(module_file) == os.path.abspath(path):
+            return module
+        name = os.path.splitext(os.path.basename(path))[0]
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise TaskDeclarationError(f"task file {path} cannot be imported: it must be a Python (.py) file")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        sys.modules.pop(name, None)
+        raise
+    return module
+
+
+def load_module(file_or_module: str) -> ModuleType:
+    """Import a ``.py`` file (a path) or a module (a dotted name)."""
+    looks_like_file = file_or_module.endswith(".py") or os.sep in file_or_module
+    if looks_like_file or os.path.isfile(file_or_module):
+        return _import_file(file_or_module)
+    try:
+        return importlib.import_module(file_or_module)
+    except ModuleNotFoundError as exc:
+        if exc.name and file_or_module.startswith(exc.name):
+            raise TaskDeclarationError(
+                f"module {file_or_module!r} cannot be found: "
+                "check its name, or pass the task's file path instead"
+            ) from None
+        raise
+
+
+def load_task(file_or_module: str, name: str) -> Task:
+    """The task called ``name`` defined at module level in a file or module.
+
+    Looks for a module attribute ``name`` that is a Task, then for any Task whose ``.name`` is
+    ``name``; raises TaskDeclarationError listing the tasks the module does define otherwise.
+    """
+    module = load_module(file_or_module)
+    candidate = getattr(module, name, None)
+    if isinstance(candidate, Task):
+        return candidate
+    tasks = {attr: value for attr, value in vars(module).items() if isinstance(value, Task)}
+    for value in tasks.values():
+        if value.name == name:
+            return value
+    known = ", ".join(sorted({value.name for value in tasks.values()})) or "none"
+    raise TaskDeclarationError(
+        f"no task {name!r} at module level of {file_or_module}; tasks defined there: {known}. "
+        "Define the task at module level (not inside a function) and pass its name"
+    )

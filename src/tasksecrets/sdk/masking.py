@@ -1,0 +1,165 @@
+"""Masking: secret values a running task has seen never reach a log record.
+
+While a task runs, every value it read through the reader (or that its executor provided to it)
+is registered here. A wrapper around :func:`logging.setLogRecordFactory` rewrites each new log
+record, whatever logger or handler it goes to (including loggers and handlers created later):
+the message is formatted with its args, then every registered value is replaced with ``********``;
+the exception and stack text are formatted and masked the same way. :func:`mask_text` does the same
+for any text (the local runner masks tracebacks and outputs with it).
+
+Values shorter than :data:`MIN_MASKED_LENGTH` (3) characters are not masked: masking ``"a"`` or
+``"1"`` would blank out every log line while protecting nothing. Multi-line values (keys,
+certificates) are masked whole and line by line.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import traceback
+from collections.abc import Iterable
+from typing import Any
+
+__all__ = [
+    "MASK",
+    "MIN_MASKED_LENGTH",
+    "MaskScope",
+    "install_log_masking",
+    "mask_text",
+    "masked_values_count",
+]
+
+MASK = "********"
+MIN_MASKED_LENGTH = 3
+
+_lock = threading.Lock()
+# value -> number of open scopes that registered it; a value stays masked while any scope holds it.
+_counts: dict[str, int] = {}
+_pattern: re.Pattern[str] | None = None
+
+
+def _fragments(value: str | bytes) -> list[str]:
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", errors="replace")
+    text = value.strip()
+    found = [text] if len(text) >= MIN_MASKED_LENGTH else []
+    if "\n" in text:
+        found.extend(line.strip() for line in text.splitlines() if len(line.strip()) >= MIN_MASKED_LENGTH)
+    return found
+
+
+def _rebuild() -> None:
+    global _pattern
+    if not _counts:
+        _pattern = None
+        return
+    # Longest first, so a value that contains another one is masked whole.
+    ordered = sorted(_counts, key=len, reverse=True)
+    _pattern = re.compile("|".join(re.escape(value) for value in ordered))
+
+
+class MaskScope:
+    """The values registered by one running task; :meth:`close` unregisters them."""
+
+    def __init__(self) -> None:
+        self._values: set[str] = set()
+        self._closed = False
+
+    def add(self, value: str | bytes) -> None:
+        """Mask ``value`` (and each of its lines) until this scope closes."""
+        if value in self._values:  # the common case: the task reads the same secret again
+            return
+        fresh = [fragment for fragment in _fragments(value) if fragment not in self._values]
+        if not fresh or self._closed:
+            return
+        with _lock:
+            changed = False
+            for fragment in fresh:
+                self._values.add(fragment)
+                count = _counts.get(fragment, 0)
+                _counts[fragment] = count + 1
+                changed = changed or count == 0
+            if changed:
+                _rebuild()
+
+    def close(self) -> None:
+        """Stop masking the values only this scope registered."""
+        with _lock:
+            self._closed = True
+            for fragment in self._values:
+                count = _counts.pop(fragment, 0) - 1
+                if count > 0:
+                    _counts[fragment] = count
+            self._values.clear()
+            _rebuild()
+
+    def __repr__(self) -> str:
+        return f"MaskScope(values={len(self._values)})"
+
+
+def masked_values_count() -> int:
+    """How many distinct values are masked now (for tests and diagnostics; never the values)."""
+    return len(_counts)
+
+
+def mask_text(text: str) -> str:
+    """``text`` with every currently registered secret value replaced by ``********``."""
+    pattern = _pattern
+    if pattern is None or not text:
+        return text
+    return pattern.sub(MASK, text)
+
+
+def mask_values(values: Iterable[str | bytes], text: str) -> str:
+    """``text`` with the given values (and those registered now) replaced by ``********``."""
+    fragments = sorted({f for value in values for f in _fragments(value)}, key=len, reverse=True)
+    if fragments:
+        text = re.sub("|".join(re.escape(f) for f in fragments), MASK, text)
+    return mask_text(text)
+
+
+_formatter = logging.Formatter()
+
+
+def _mask_record(record: logging.LogRecord) -> None:
+    try:
+        message = record.getMessage()
+    except Exception:
+        # A record whose args do not fit its format: leave both for the handler to report, masked.
+        message = str(record.msg)
+    record.msg = mask_text(message)
+    record.args = None
+    if record.exc_info and not record.exc_text:
+        record.exc_text = _formatter.formatException(record.exc_info)
+    if record.exc_text:
+        record.exc_text = mask_text(record.exc_text)
+        # The text above is what every Formatter prints; the live exception is dropped so no handler
+        # formats its message (which may carry a value) again on its own.
+        record.exc_info = None
+    if record.stack_info:
+        record.stack_info = mask_text(record.stack_info)
+
+
+class _MaskingFactory:
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    def __call__(self, *args: Any, **kwargs: Any) -> logging.LogRecord:
+        record: logging.LogRecord = self.inner(*args, **kwargs)
+        if _pattern is not None:
+            _mask_record(record)
+        return record
+
+
+def install_log_masking() -> None:
+    """Wrap the log record factory so new records are masked (idempotent, cheap when nothing is masked)."""
+    with _lock:
+        current = logging.getLogRecordFactory()
+        if not isinstance(current, _MaskingFactory):
+            logging.setLogRecordFactory(_MaskingFactory(current))
+
+
+def format_exception_masked(exc: BaseException) -> str:
+    """A traceback of ``exc`` as text, with registered values masked."""
+    return mask_text("".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
