@@ -1,0 +1,91 @@
+"""``tasksecrets webhook mutate POD_FILE``: what the webhook would do to a manifest, offline.
+
+POD_FILE (``-`` for stdin) is a Pod manifest (YAML or JSON: prints the mutated pod) or an
+AdmissionReview (prints the AdmissionReview answer, decoded exactly as the server decodes it).
+Global secrets are found as the server finds them: the process environment and the config's
+``secrets-prefix`` directory. Exit codes: 0 admitted, 1 denied (the reason on stderr), 2 input or
+config not usable. Output format follows the input unless ``-o`` says otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import click
+import yaml
+
+from tasksecrets.errors import TaskSecretsError
+from tasksecrets.injectors.global_ import GlobalSecretSource
+from tasksecrets.webhook.config import load_config
+from tasksecrets.webhook.mutating import Mutator
+from tasksecrets.webhook.reviews import review
+
+__all__ = ["mutate_cmd"]
+
+
+def _fail(message: str) -> None:
+    click.echo(f"Error: {message}", err=True)
+    sys.exit(2)
+
+
+def _dump(data: Any, output: str) -> None:
+    if output == "json":
+        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+    else:
+        click.echo(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), nl=False)
+
+
+def _parse(raw: bytes) -> tuple[Any, str]:
+    try:
+        return json.loads(raw.decode("utf-8")), "json"
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        pass
+    try:
+        docs = [d for d in yaml.safe_load_all(raw) if d is not None]
+    except (yaml.YAMLError, RecursionError) as exc:
+        _fail(f"the input is neither JSON nor YAML: {exc}")
+    if len(docs) != 1:
+        _fail(f"the input must hold one Pod or AdmissionReview, found {len(docs)} documents")
+    return docs[0], "yaml"
+
+
+@click.command("mutate")
+@click.argument("pod_file", metavar="POD_FILE", type=click.File("rb"))
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="The webhook config file.")
+@click.option(
+    "-o", "--output", type=click.Choice(["yaml", "json"]), help="Output format (default: the input's)."
+)
+def mutate_cmd(pod_file: Any, config_path: str | None, output: str | None) -> None:
+    """Print what the webhook would do to POD_FILE (a Pod or an AdmissionReview)."""
+    try:
+        config = load_config(config_path)
+        mutator = Mutator(config, global_secrets=GlobalSecretSource.from_config(config))
+    except TaskSecretsError as exc:
+        _fail(str(exc))
+    raw = pod_file.read()
+    data, fmt = _parse(raw)
+    output = output or fmt
+    if isinstance(data, dict) and data.get("kind") == "AdmissionReview":
+        outcome = review(raw if fmt == "json" else data, mutator)
+        if outcome.status != 200:
+            _fail(f"not a usable AdmissionReview: {outcome.body.get('error')}")
+        _dump(outcome.body, output)
+        response = outcome.body["response"]
+        for warning in response.get("warnings", []):
+            click.echo(f"Warning: {warning}", err=True)
+        if not response["allowed"]:
+            click.echo(f"Denied: {response['status']['message']}", err=True)
+            sys.exit(1)
+        return
+    if not isinstance(data, dict) or data.get("kind") != "Pod":
+        kind = data.get("kind") if isinstance(data, dict) else type(data).__name__
+        _fail(f"the input must be a Pod or an AdmissionReview manifest, got {kind!r}")
+    result = mutator.mutate(data)
+    for warning in result.warnings:
+        click.echo(f"Warning: {warning}", err=True)
+    if not result.allowed:
+        click.echo(f"Denied: {result.reason}", err=True)
+        sys.exit(1)
+    _dump(result.pod, output)

@@ -1,0 +1,411 @@
+"""The Injector protocol and the pod editor every injector works through (compat.md section 4).
+
+An injector gets one decoded :class:`~tasksecrets.sdk.secret.Secret` and a :class:`PodEditor` and
+either injects the secret (returns ``True``), declines it without a reason (returns ``False``), or
+raises :class:`~tasksecrets.errors.InjectionError` saying why it cannot serve it. The mutator tries
+Global first, then the configured managers in order; the first that injects wins.
+
+Injectors never touch the pod dict directly: they record edits on the editor, which applies the
+common rules of compat.md once for everyone (every init container and container, never ephemeral
+ones; an env var whose name a container already has is left alone; a mount is skipped where the
+container already mounts that volume name) and afterwards yields both the mutated pod and the edits
+the RFC 6902 patch is built from (:mod:`tasksecrets.webhook.patches`), without copying the whole pod.
+
+Rule for injector authors: validate first, edit second. An injector that raises after it has
+edited the pod leaves the pod half-injected; the mutator then denies the pod whatever the config.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
+
+from tasksecrets.errors import ManifestError
+from tasksecrets.sdk.secret import Secret
+
+if TYPE_CHECKING:
+    from tasksecrets.injectors.global_ import GlobalSecretSource
+    from tasksecrets.webhook.config import Config
+
+__all__ = [
+    "DEFAULT_DIR_VAR",
+    "ENV_PREFIX_VAR",
+    "FILE_PREFIX_VAR",
+    "SECRETS_MOUNT_DIR",
+    "SECRET_ENV_PREFIX",
+    "ContainerEdit",
+    "ContainerTarget",
+    "Injector",
+    "PodEditor",
+    "VolumeItemsEdit",
+    "describe_secret",
+    "env_from_secret_key",
+    "env_value",
+    "file_path_env_vars",
+    "secret_env_name",
+]
+
+# Names and paths of the contract (compat.md sections 3 and 4).
+SECRET_ENV_PREFIX = "_FSEC_"
+ENV_PREFIX_VAR = "FLYTE_SECRETS_ENV_PREFIX"
+DEFAULT_DIR_VAR = "FLYTE_SECRETS_DEFAULT_DIR"
+FILE_PREFIX_VAR = "FLYTE_SECRETS_FILE_PREFIX"
+SECRETS_MOUNT_DIR = "/etc/flyte/secrets"
+
+INIT_CONTAINERS = "initContainers"
+CONTAINERS = "containers"
+
+
+def secret_env_name(secret: Secret) -> str:
+    """``UPPER(_FSEC_<group>_<key>)``: the env var name the webhook gives a secret (no group_version)."""
+    return f"{SECRET_ENV_PREFIX}{secret.group}_{secret.key}".upper()
+
+
+def env_value(name: str, value: str) -> dict[str, Any]:
+    """A plain ``{name, value}`` env var."""
+    return {"name": name, "value": value}
+
+
+def env_from_secret_key(name: str, *, secret_name: str, key: str) -> dict[str, Any]:
+    """An env var read from a Kubernetes Secret key, optional as compat.md requires."""
+    return {"name": name, "valueFrom": {"secretKeyRef": {"name": secret_name, "key": key, "optional": True}}}
+
+
+def file_path_env_vars() -> list[dict[str, Any]]:
+    """The two path env vars file-based injectors set (directory, then the empty file prefix)."""
+    return [env_value(DEFAULT_DIR_VAR, SECRETS_MOUNT_DIR), env_value(FILE_PREFIX_VAR, "")]
+
+
+def describe_secret(secret: Secret) -> str:
+    """How denial messages name a secret: ``Secret(group=..., key=...)`` (never a value)."""
+    return repr(secret)
+
+
+@runtime_checkable
+class Injector(Protocol):
+    """One secret manager: turns a secret request into edits of a pod.
+
+    ``name`` is the manager's display name (``"K8s"``, ``"Vault"``, ...); the registry finds
+    classes by it case-insensitively. ``from_config`` builds an instance from the whole config
+    (each injector reads its own section); ``global_secrets`` is only used by Global.
+    """
+
+    name: ClassVar[str]
+
+    @classmethod
+    def from_config(cls, config: Config, *, global_secrets: GlobalSecretSource | None = None) -> Injector:
+        """Build the injector from the webhook configuration."""
+        ...
+
+    def inject(self, secret: Secret, editor: PodEditor) -> bool:
+        """Inject ``secret`` through ``editor``: True if injected, False to pass it on.
+
+        Raise :class:`~tasksecrets.errors.InjectionError` when this manager cannot serve the
+        request; its message says why (never a value), the mutator adds the secret and manager.
+        """
+        ...
+
+
+@dataclass(frozen=True)
+class ContainerTarget:
+    """A container an edit may apply to: ``kind`` is ``initContainers`` or ``containers``."""
+
+    kind: str
+    index: int
+    name: str
+    is_new: bool
+
+
+@dataclass
+class ContainerEdit:
+    """What the editor appends to one container of the original pod."""
+
+    kind: str
+    index: int
+    original: Mapping[str, Any]
+    env_names: set[str]
+    mount_names: set[str]
+    new_env: list[dict[str, Any]] = field(default_factory=list)
+    new_mounts: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class VolumeItemsEdit:
+    """Items appended to a secret volume that already existed in the original pod."""
+
+    index: int
+    original: Mapping[str, Any]
+    new_items: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _as_list(value: object, where: str) -> list[Any]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ManifestError(f"{where} must be a list, got {type(value).__name__}")
+    return value
+
+
+def _as_dict(value: object, where: str) -> Mapping[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ManifestError(f"{where} must be an object, got {type(value).__name__}")
+    return value
+
+
+class PodEditor:
+    """Records edits to a pod without changing it; see the module docstring for the rules applied.
+
+    The original pod is only read. :meth:`build_pod` returns a new pod that shares unchanged
+    subtrees with the original (treat both as read-only, or deep-copy before changing them).
+    """
+
+    def __init__(self, pod: Mapping[str, Any]) -> None:
+        if not isinstance(pod, dict):
+            raise ManifestError(f"a pod must be a JSON object, got {type(pod).__name__}")
+        self.pod: Mapping[str, Any] = pod
+        self.metadata = _as_dict(pod.get("metadata"), "metadata")
+        self.spec = _as_dict(pod.get("spec"), "spec")
+        self._orig_annotations = _as_dict(self.metadata.get("annotations"), "metadata.annotations")
+        self._orig: dict[str, list[Any]] = {
+            INIT_CONTAINERS: _as_list(self.spec.get(INIT_CONTAINERS), "spec.initContainers"),
+            CONTAINERS: _as_list(self.spec.get(CONTAINERS), "spec.containers"),
+        }
+        for kind, items in self._orig.items():
+            for i, item in enumerate(items):
+                if not isinstance(item, dict):
+                    raise ManifestError(f"spec.{kind}[{i}] must be an object, got {type(item).__name__}")
+        self._orig_volumes = _as_list(self.spec.get("volumes"), "spec.volumes")
+        self.container_edits: dict[tuple[str, int], ContainerEdit] = {}
+        self.new_init_containers: list[dict[str, Any]] = []
+        self.new_volumes: list[dict[str, Any]] = []
+        self.volume_item_edits: dict[int, VolumeItemsEdit] = {}
+        self.new_annotations: dict[str, str] = {}
+        self.edit_count = 0
+        self._targets: list[ContainerTarget] | None = None
+
+    # -- reading -----------------------------------------------------------------------------------
+
+    @property
+    def namespace(self) -> str:
+        """The pod's namespace as the request carried it (may be empty)."""
+        value = self.metadata.get("namespace")
+        return value if isinstance(value, str) else ""
+
+    @property
+    def original_annotations(self) -> Mapping[str, Any]:
+        """The pod's own annotations, before any edit."""
+        return self._orig_annotations
+
+    def get_annotation(self, key: str) -> str | None:
+        """An annotation as the mutated pod will carry it."""
+        if key in self.new_annotations:
+            return self.new_annotations[key]
+        value = self._orig_annotations.get(key)
+        return value if isinstance(value, str) else None
+
+    def container_targets(self) -> list[ContainerTarget]:
+        """Init containers (original, then added ones), then containers: Flyte's order of application."""
+        if self._targets is None:
+            self._targets = self._list_targets()
+        return list(self._targets)
+
+    def _list_targets(self) -> list[ContainerTarget]:
+        targets = [
+            ContainerTarget(INIT_CONTAINERS, i, str(c.get("name", "")), False)
+            for i, c in enumerate(self._orig[INIT_CONTAINERS])
+        ]
+        base = len(self._orig[INIT_CONTAINERS])
+        targets += [
+            ContainerTarget(INIT_CONTAINERS, base + i, str(c.get("name", "")), True)
+            for i, c in enumerate(self.new_init_containers)
+        ]
+        targets += [
+            ContainerTarget(CONTAINERS, i, str(c.get("name", "")), False)
+            for i, c in enumerate(self._orig[CONTAINERS])
+        ]
+        return targets
+
+    @property
+    def init_container_count(self) -> int:
+        """How many init containers the pod has now (original plus added)."""
+        return len(self._orig[INIT_CONTAINERS]) + len(self.new_init_containers)
+
+    def find_volume(self, name: str) -> Mapping[str, Any] | None:
+        """The volume of that name in the mutated pod, if any."""
+        for volume in self._iter_volumes():
+            if volume.get("name") == name:
+                return volume
+        return None
+
+    # -- editing -----------------------------------------------------------------------------------
+
+    def add_env(self, *env: dict[str, Any], targets: Iterable[ContainerTarget] | None = None) -> None:
+        """Append env vars to every target container (default: all), skipping names it already has."""
+        for target in (self._targets or self.container_targets()) if targets is None else targets:
+            if target.is_new:
+                container = self.new_init_containers[target.index - len(self._orig[INIT_CONTAINERS])]
+                names = {e.get("name") for e in container.setdefault("env", [])}
+                for var in env:
+                    if var["name"] not in names:
+                        container["env"].append(dict(var))
+                        names.add(var["name"])
+                        self.edit_count += 1
+                continue
+            edit = self._container_edit(target.kind, target.index)
+            for var in env:
+                if var["name"] not in edit.env_names:
+                    edit.new_env.append(dict(var))
+                    edit.env_names.add(var["name"])
+                    self.edit_count += 1
+
+    def add_volume_mount(
+        self, mount: dict[str, Any], *, targets: Iterable[ContainerTarget] | None = None
+    ) -> None:
+        """Mount a volume into every target container (default: all) that does not mount it yet."""
+        name = mount["name"]
+        for target in (self._targets or self.container_targets()) if targets is None else targets:
+            if target.is_new:
+                container = self.new_init_containers[target.index - len(self._orig[INIT_CONTAINERS])]
+                mounts = container.setdefault("volumeMounts", [])
+                if all(m.get("name") != name for m in mounts):
+                    mounts.append(dict(mount))
+                    self.edit_count += 1
+                continue
+            edit = self._container_edit(target.kind, target.index)
+            if name not in edit.mount_names:
+                edit.new_mounts.append(dict(mount))
+                edit.mount_names.add(name)
+                self.edit_count += 1
+
+    def add_volume(self, volume: dict[str, Any]) -> bool:
+        """Add a volume unless one of that name exists; True if added."""
+        if self.find_volume(volume["name"]) is not None:
+            return False
+        self.new_volumes.append(volume)
+        self.edit_count += 1
+        return True
+
+    def add_secret_volume_item(self, *, volume_name: str, secret_name: str, item: dict[str, Any]) -> str:
+        """Add ``item`` to the secret volume of ``secret_name``, creating ``volume_name`` if none exists.
+
+        Returns the name of the volume that holds the item, so the caller mounts that one. An item
+        with the same key and path that is already there is not repeated.
+        """
+        for i, volume in enumerate(self._orig_volumes):
+            source = volume.get("secret") if isinstance(volume, dict) else None
+            if isinstance(source, dict) and source.get("secretName") == secret_name:
+                edit = self.volume_item_edits.get(i)
+                if edit is None:
+                    edit = self.volume_item_edits[i] = VolumeItemsEdit(i, volume)
+                existing = _as_list(source.get("items"), f"spec.volumes[{i}].secret.items")
+                if item not in existing and item not in edit.new_items:
+                    edit.new_items.append(item)
+                    self.edit_count += 1
+                return str(volume.get("name", volume_name))
+        for volume in self.new_volumes:
+            source = volume.get("secret")
+            if isinstance(source, dict) and source.get("secretName") == secret_name:
+                items = source.setdefault("items", [])
+                if item not in items:
+                    items.append(item)
+                    self.edit_count += 1
+                return str(volume["name"])
+        self.new_volumes.append(
+            {"name": volume_name, "secret": {"secretName": secret_name, "items": [item], "optional": True}}
+        )
+        self.edit_count += 1
+        return volume_name
+
+    def add_init_container(self, container: dict[str, Any]) -> ContainerTarget:
+        """Append an init container after the existing ones; the editor owns ``container`` from now on."""
+        self.new_init_containers.append(container)
+        self.edit_count += 1
+        self._targets = None
+        return ContainerTarget(
+            INIT_CONTAINERS, self.init_container_count - 1, str(container.get("name", "")), True
+        )
+
+    def set_annotation(self, key: str, value: str, *, keep_existing: bool = False) -> None:
+        """Set a pod annotation; with ``keep_existing`` the pod's own value (if any) wins."""
+        if keep_existing and key in self._orig_annotations:
+            return
+        self.new_annotations[key] = value
+        self.edit_count += 1
+
+    # -- results -----------------------------------------------------------------------------------
+
+    @property
+    def changed(self) -> bool:
+        """Whether any edit was recorded."""
+        return self.edit_count > 0
+
+    def build_pod(self) -> dict[str, Any]:
+        """The mutated pod: a new dict sharing every unchanged subtree with the original."""
+        pod = dict(self.pod)
+        if not self.changed:
+            return pod
+        if self.new_annotations:
+            metadata = dict(self.metadata)
+            metadata["annotations"] = {**self._orig_annotations, **self.new_annotations}
+            pod["metadata"] = metadata
+        spec = dict(self.spec)
+        for kind in (INIT_CONTAINERS, CONTAINERS):
+            edits = [
+                e for e in self.container_edits.values() if e.kind == kind and (e.new_env or e.new_mounts)
+            ]
+            extra = self.new_init_containers if kind == INIT_CONTAINERS else []
+            if not edits and not extra:
+                continue
+            containers = list(self._orig[kind])
+            for edit in edits:
+                container = dict(edit.original)
+                if edit.new_env:
+                    container["env"] = [*_as_list(edit.original.get("env"), "env"), *edit.new_env]
+                if edit.new_mounts:
+                    container["volumeMounts"] = [
+                        *_as_list(edit.original.get("volumeMounts"), "volumeMounts"),
+                        *edit.new_mounts,
+                    ]
+                containers[edit.index] = container
+            containers.extend(extra)
+            spec[kind] = containers
+        if self.new_volumes or self.volume_item_edits:
+            volumes = list(self._orig_volumes)
+            for vedit in self.volume_item_edits.values():
+                volume = dict(vedit.original)
+                source = dict(volume["secret"])
+                source["items"] = [*_as_list(source.get("items"), "items"), *vedit.new_items]
+                volume["secret"] = source
+                volumes[vedit.index] = volume
+            volumes.extend(self.new_volumes)
+            spec["volumes"] = volumes
+        pod["spec"] = spec
+        return pod
+
+    # -- internals ---------------------------------------------------------------------------------
+
+    def _container_edit(self, kind: str, index: int) -> ContainerEdit:
+        edit = self.container_edits.get((kind, index))
+        if edit is None:
+            container = self._orig[kind][index]
+            where = f"spec.{kind}[{index}]"
+            env = _as_list(container.get("env"), f"{where}.env")
+            mounts = _as_list(container.get("volumeMounts"), f"{where}.volumeMounts")
+            edit = ContainerEdit(
+                kind,
+                index,
+                container,
+                {str(e.get("name")) for e in env if isinstance(e, dict)},
+                {str(m.get("name")) for m in mounts if isinstance(m, dict)},
+            )
+            self.container_edits[(kind, index)] = edit
+        return edit
+
+    def _iter_volumes(self) -> Iterable[Mapping[str, Any]]:
+        for volume in self._orig_volumes:
+            if isinstance(volume, dict):
+                yield volume
+        yield from self.new_volumes

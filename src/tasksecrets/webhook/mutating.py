@@ -1,0 +1,150 @@
+"""Pure pod mutation: a pod in, an RFC 6902 patch (or a denial) out (compat.md sections 2 and 4).
+
+No I/O, no clocks, no randomness of its own: the same pod and config give the same patch.
+Annotations are decoded in index order (``s0``, ``s1``, ... ``s10``); for each secret Global is
+tried first, then the configured managers in order, and the first that injects wins. A secret
+that no manager injects denies the pod with a message naming each such secret and the reasons,
+unless the config says ``onInjectionError: admit`` (Flyte v1's behaviour): then the pod is admitted
+without it and the reasons go into ``warnings``. Undecodable annotations and pods that are not
+usable are always denied with code 400.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from tasksecrets.errors import InjectionError, ManifestError, WireError
+from tasksecrets.injectors.base import Injector, PodEditor, describe_secret
+from tasksecrets.injectors.global_ import GlobalInjector, GlobalSecretSource
+from tasksecrets.injectors.registry import create_injector
+from tasksecrets.sdk.secret import Secret
+from tasksecrets.webhook.config import Config
+from tasksecrets.webhook.patches import build_patch
+from tasksecrets.wire import decode_pod_secrets
+
+__all__ = ["DENIED_CODE", "INVALID_CODE", "MutationResult", "Mutator", "mutate_pod"]
+
+INVALID_CODE = 400  # the pod or one of its annotations cannot be read
+DENIED_CODE = 403  # readable, but a secret cannot be injected
+
+
+@dataclass(frozen=True)
+class MutationResult:
+    """The outcome of mutating one pod.
+
+    ``pod`` is the mutated pod (the unchanged input's copy when nothing changed or when denied);
+    it shares unchanged subtrees with the input, so treat it as read-only. ``patch`` applied to
+    the input gives ``pod``. ``code`` is set when ``allowed`` is false.
+    """
+
+    allowed: bool
+    patch: list[dict[str, Any]]
+    pod: dict[str, Any]
+    reason: str | None = None
+    code: int | None = None
+    injections: list[tuple[Secret, str]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+class Mutator:
+    """A configured injector chain, built once and reused for every pod (what the server holds).
+
+    The chain is Global (left out when ``global_secrets`` holds nothing, as it could only decline),
+    then the managers of ``config.webhook.manager_names()``. ``injectors`` replaces the chain whole.
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        global_secrets: GlobalSecretSource | None = None,
+        injectors: Sequence[Injector] | None = None,
+    ) -> None:
+        self.config = config
+        self.admit_on_error = config.webhook.on_injection_error == "admit"
+        if injectors is None:
+            # Global is skipped when it holds nothing: it could only decline.
+            chain: list[Injector] = []
+            if global_secrets is not None and not global_secrets.holds_nothing:
+                chain.append(GlobalInjector(global_secrets))
+            for name in config.webhook.manager_names():
+                if name.lower() != "global":
+                    chain.append(create_injector(name, config, global_secrets=global_secrets))
+            injectors = chain
+        self.injectors: tuple[Injector, ...] = tuple(injectors)
+
+    def mutate(self, pod: Mapping[str, Any]) -> MutationResult:
+        """Mutate one pod (a dict as decoded from JSON); never changes ``pod``."""
+        try:
+            editor = PodEditor(pod)
+            secrets = decode_pod_secrets(editor.original_annotations)
+        except (ManifestError, WireError) as exc:
+            return _deny(pod, f"the pod cannot be mutated: {exc}", code=INVALID_CODE)
+        if not secrets:
+            return MutationResult(allowed=True, patch=[], pod=dict(pod))
+
+        injections: list[tuple[Secret, str]] = []
+        failures: list[str] = []
+        for secret in secrets:
+            reasons: list[str] = []
+            for injector in self.injectors:
+                before, known = editor.edit_count, len(reasons)
+                try:
+                    injected = injector.inject(secret, editor)
+                except InjectionError as exc:
+                    reasons.append(f"{injector.name}: {exc}")
+                    injected = False
+                except ManifestError as exc:
+                    return _deny(pod, f"the pod cannot be mutated: {exc}", code=INVALID_CODE)
+                except Exception as exc:  # a third-party injector's bug must not crash the webhook
+                    reasons.append(f"{injector.name}: internal error ({type(exc).__name__})")
+                    injected = False
+                if injected:
+                    injections.append((secret, injector.name))
+                    break
+                if editor.edit_count != before:
+                    return _deny(
+                        pod,
+                        f"{describe_secret(secret)}: {injector.name} failed after changing the pod; "
+                        f"{'; '.join(reasons) or 'declined'}",
+                        code=DENIED_CODE,
+                    )
+                if len(reasons) == known:
+                    reasons.append(f"{injector.name}: declined")
+            else:
+                failures.append(f"{describe_secret(secret)}: {'; '.join(reasons)}")
+
+        if failures and not self.admit_on_error:
+            count = len(failures)
+            return _deny(
+                pod,
+                f"tasksecrets could not inject {count} secret{'s' if count > 1 else ''}: "
+                + " | ".join(failures),
+                code=DENIED_CODE,
+            )
+        warnings = [f"admitted without {f}" for f in failures]
+        return MutationResult(
+            allowed=True,
+            patch=build_patch(editor),
+            pod=editor.build_pod(),
+            injections=injections,
+            warnings=warnings,
+        )
+
+
+def mutate_pod(
+    pod: Mapping[str, Any], config: Config, *, global_secrets: GlobalSecretSource | None = None
+) -> MutationResult:
+    """Mutate ``pod`` as the webhook configured by ``config`` would.
+
+    ``global_secrets`` holds the values Global may inject; None means none (pure). The server and
+    ``tasksecrets webhook mutate`` pass ``GlobalSecretSource.from_config(config)``. Build a
+    :class:`Mutator` once instead when mutating many pods.
+    """
+    return Mutator(config, global_secrets=global_secrets).mutate(pod)
+
+
+def _deny(pod: Mapping[str, Any], reason: str, *, code: int) -> MutationResult:
+    return MutationResult(allowed=False, patch=[], pod=dict(pod), reason=reason, code=code)

@@ -1,0 +1,170 @@
+"""AdmissionReview in, AdmissionReview out: the decoding half of the webhook (compat.md section 5).
+
+The HTTPS server owns transport (content type, body size); this module owns everything after the
+body arrived, and both the server and ``tasksecrets webhook mutate`` call it, so they answer alike.
+Two kinds of failure are kept apart, as Kubernetes does:
+
+- a request that is not a usable AdmissionReview (not UTF-8, not JSON, nested too deep, a JSON
+  array, no ``request``, no ``uid``, an unknown apiVersion): HTTP 400 and ``{"error": message}``;
+- a well-formed review whose object cannot be admitted (not a pod, undecodable annotations, a
+  secret that cannot be injected): HTTP 200 and ``allowed: false`` with a status code and message.
+
+Answers are in the request's own version (``admission.k8s.io/v1`` or ``v1beta1``) with its ``uid``.
+Nothing here raises on any input.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from tasksecrets.injectors.global_ import GlobalSecretSource
+from tasksecrets.webhook.config import Config
+from tasksecrets.webhook.mutating import INVALID_CODE, MutationResult, Mutator
+
+__all__ = ["REVIEW_VERSIONS", "ReviewOutcome", "handle_review", "review_body"]
+
+REVIEW_VERSIONS = ("admission.k8s.io/v1", "admission.k8s.io/v1beta1")
+
+
+@dataclass(frozen=True)
+class ReviewOutcome:
+    """The HTTP answer plus what the server counts: ``outcome`` is admitted, denied or invalid."""
+
+    status: int
+    body: dict[str, Any]
+    outcome: str
+    result: MutationResult | None = None
+
+
+class _BadRequest(Exception):
+    pass
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _load(body: bytes | str | Mapping[str, Any]) -> Any:
+    if isinstance(body, Mapping):
+        return body
+    if isinstance(body, bytes | bytearray | memoryview):
+        try:
+            text = bytes(body).decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise _BadRequest(f"the request body is not UTF-8 (byte {exc.start})") from None
+    elif isinstance(body, str):
+        text = body
+    else:
+        raise _BadRequest(f"the request body must be bytes or text, got {type(body).__name__}")
+    if not text.strip():
+        raise _BadRequest("the request body is empty: send an AdmissionReview as JSON")
+    try:
+        return json.loads(text, parse_constant=_reject_constant)
+    except RecursionError:
+        raise _BadRequest("the request body is nested too deeply") from None
+    except ValueError as exc:  # JSONDecodeError, NaN/Infinity, integers too long to convert
+        raise _BadRequest(f"the request body is not valid JSON: {exc}") from None
+
+
+def _is_text(value: object) -> bool:
+    if not isinstance(value, str) or not value:
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates from \ud800-style escapes
+        return False
+    return True
+
+
+def _not_a_pod(request: Mapping[str, Any]) -> str | None:
+    kind = request.get("kind")
+    if isinstance(kind, dict) and kind.get("kind", "Pod") != "Pod":
+        return f"the object is a {kind.get('kind')!r}, not a Pod"
+    resource = request.get("resource")
+    if isinstance(resource, dict) and resource.get("resource", "pods") != "pods":
+        return f"the resource is {resource.get('resource')!r}, not pods"
+    obj = request.get("object")
+    if not isinstance(obj, dict):
+        return "the request carries no object (a Pod) to mutate"
+    if obj.get("kind", "Pod") != "Pod" or obj.get("apiVersion", "v1") != "v1":
+        return f"the object is {obj.get('apiVersion')!r} {obj.get('kind')!r}, not a v1 Pod"
+    return None
+
+
+def review_body(
+    api_version: str, uid: str, result: MutationResult | None, *, message: str = ""
+) -> dict[str, Any]:
+    """The AdmissionReview answer for ``uid``: ``result`` None means "not a pod" (code 400)."""
+    response: dict[str, Any] = {"uid": uid}
+    if result is None:
+        response["allowed"] = False
+        response["status"] = {"code": INVALID_CODE, "message": message}
+    elif not result.allowed:
+        response["allowed"] = False
+        response["status"] = {"code": result.code, "message": result.reason}
+    else:
+        response["allowed"] = True
+        if result.patch:
+            response["patchType"] = "JSONPatch"
+            patch = json.dumps(result.patch, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+            response["patch"] = base64.b64encode(patch).decode("ascii")
+        if result.warnings:
+            response["warnings"] = list(result.warnings)
+    return {"apiVersion": api_version, "kind": "AdmissionReview", "response": response}
+
+
+def handle_review(
+    body: bytes | str | Mapping[str, Any],
+    config: Config | Mutator,
+    global_secrets: GlobalSecretSource | None = None,
+) -> tuple[int, dict[str, Any]]:
+    """Answer one AdmissionReview: ``(http_status, response_json)``; see the module docstring.
+
+    Pass a prepared :class:`Mutator` as ``config`` to reuse its injector chain (the server does);
+    with a :class:`Config`, ``global_secrets`` is what Global may inject (None: nothing).
+    """
+    outcome = review(body, config, global_secrets)
+    return outcome.status, outcome.body
+
+
+def review(
+    body: bytes | str | Mapping[str, Any],
+    config: Config | Mutator,
+    global_secrets: GlobalSecretSource | None = None,
+) -> ReviewOutcome:
+    """Like :func:`handle_review`, with the outcome and the mutation result for metrics."""
+    try:
+        data = _load(body)
+        if not isinstance(data, dict):
+            raise _BadRequest(
+                f"the request body must be a JSON object (an AdmissionReview), not a {type(data).__name__}"
+            )
+        api_version = data.get("apiVersion")
+        if api_version not in REVIEW_VERSIONS:
+            raise _BadRequest(f"apiVersion must be one of {', '.join(REVIEW_VERSIONS)}, got {api_version!r}")
+        if data.get("kind") != "AdmissionReview":
+            raise _BadRequest(f"kind must be 'AdmissionReview', got {data.get('kind')!r}")
+        request = data.get("request")
+        if not isinstance(request, dict):
+            raise _BadRequest("the AdmissionReview has no request object")
+        uid = request.get("uid")
+        if not _is_text(uid):
+            raise _BadRequest("the AdmissionReview request has no uid (a non-empty string)")
+    except _BadRequest as exc:
+        return ReviewOutcome(400, {"error": str(exc)}, "invalid")
+    assert isinstance(api_version, str) and isinstance(uid, str)
+
+    problem = _not_a_pod(request)
+    if problem is not None:
+        return ReviewOutcome(200, review_body(api_version, uid, None, message=problem), "denied")
+    mutator = config if isinstance(config, Mutator) else Mutator(config, global_secrets=global_secrets)
+    try:
+        result = mutator.mutate(request["object"])
+    except RecursionError:
+        result = MutationResult(False, [], {}, reason="the pod is nested too deeply", code=INVALID_CODE)
+    outcome = "admitted" if result.allowed else "denied"
+    return ReviewOutcome(200, review_body(api_version, uid, result), outcome, result)
