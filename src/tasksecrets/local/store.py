@@ -1,0 +1,514 @@
+"""The encrypted local secret store: Kubernetes-like namespaced Secrets in one SQLite file.
+
+Layout under the store's home (``TASKSECRETS_HOME``, default the user's data directory)::
+
+    <home>/             mode 0700 when created here
+      secrets.db        mode 0600, SQLite in WAL mode (plus secrets.db-wal / -shm, same mode)
+      master.key        mode 0600, base64 of the 32-byte master key (see keys.py)
+
+Each value is encrypted with AES-256-GCM under a fresh random 96-bit nonce; the associated data
+binds the ciphertext to its namespace, secret name and key, so a value moved to another row fails
+to decrypt instead of being read as something else. Names, keys, types, sizes and timestamps are
+stored in the clear (as ``kubectl get secrets`` shows them); values never are.
+
+A key-check record, written with the first secret, tells a wrong key apart from damaged data.
+Every write is one ``BEGIN IMMEDIATE`` transaction per secret (all its keys or none) committed with
+``synchronous=FULL``: once a call returns, the secret survives a crash of the process or machine.
+Opening creates nothing; the directory, database and key file appear on the first write.
+"""
+
+from __future__ import annotations
+
+import builtins
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from types import TracebackType
+from typing import NoReturn
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from tasksecrets.errors import (
+    NamespaceNotFoundError,
+    StoredSecretExistsError,
+    StoredSecretNotFoundError,
+    StoreError,
+    StoreKeyError,
+)
+from tasksecrets.local.keys import (
+    MASTER_KEY_ENV,
+    MasterKey,
+    create_key_file,
+    ensure_private_dir,
+    find_master_key,
+    key_file_path,
+    resolve_home,
+)
+from tasksecrets.local.naming import validate_data_key, validate_namespace, validate_secret_name
+
+__all__ = ["DB_FILE_NAME", "SecretInfo", "SecretStore", "format_create_command"]
+
+DB_FILE_NAME = "secrets.db"
+_SCHEMA_VERSION = "1"
+_BUSY_TIMEOUT_S = 30.0
+_NONCE_SIZE = 12
+_KEY_CHECK_PLAINTEXT = b"tasksecrets master key check"
+_KEY_CHECK_AAD = b"tasksecrets/key-check/v1"
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS secrets (
+    namespace TEXT NOT NULL, name TEXT NOT NULL, type TEXT NOT NULL,
+    created TEXT NOT NULL, updated TEXT NOT NULL, PRIMARY KEY (namespace, name));
+CREATE TABLE IF NOT EXISTS secret_values (
+    namespace TEXT NOT NULL, name TEXT NOT NULL, key TEXT NOT NULL,
+    nonce BLOB NOT NULL, ciphertext BLOB NOT NULL, size INTEGER NOT NULL,
+    PRIMARY KEY (namespace, name, key));
+"""
+_MAX_LISTED = 20
+_SQLITE_BUSY, _SQLITE_LOCKED = 5, 6  # primary result codes (sqlite3 names them only from Python 3.11)
+
+
+@dataclass(frozen=True)
+class SecretInfo:
+    """What the store knows about a secret without decrypting it (never its values)."""
+
+    namespace: str
+    name: str
+    type: str
+    keys: tuple[str, ...]
+    sizes: Mapping[str, int] = field(compare=False)  # key -> length of the value in bytes
+    created: datetime
+    updated: datetime
+
+
+def format_create_command(namespace: str, name: str, keys: tuple[str, ...] | builtins.list[str] = ()) -> str:
+    """The ``tasksecrets create secret generic ...`` command that creates a secret with ``keys``."""
+    literals = " ".join(f"--from-literal={key}=VALUE" for key in (keys or ["KEY"]))
+    return f"tasksecrets create secret generic {name} -n {namespace} {literals}"
+
+
+class SecretStore:
+    """A handle on the local store in one directory. Use :meth:`open`, ideally as a context manager."""
+
+    def __init__(self, home: Path, *, master_key: bytes | None = None) -> None:
+        self._home = home
+        self._db_path = home / DB_FILE_NAME
+        self._explicit_key = master_key
+        self._key: MasterKey | None = None
+        self._conn: sqlite3.Connection | None = None
+        self._lock = threading.RLock()
+
+    @classmethod
+    def open(cls, home: Path | None = None, *, master_key: bytes | None = None) -> SecretStore:
+        """Open the store in ``home`` (default ``TASKSECRETS_HOME`` or the user data dir).
+
+        Creates nothing. If the store exists and a key is available, the key is checked now and a
+        wrong one raises StoreKeyError; a missing key is reported by the first call that needs it.
+        """
+        store = cls(resolve_home(home), master_key=master_key)
+        if master_key is not None:
+            find_master_key(store._home, master_key=master_key)  # rejects a malformed key now
+        try:
+            with store._lock:
+                conn = store._connect(create=False)
+                if conn is not None and _read_key_check(conn) is not None:
+                    found = find_master_key(store._home, master_key=master_key)
+                    if found is not None:
+                        store._verify_key(conn, found)
+        except BaseException:
+            store.close()
+            raise
+        return store
+
+    @property
+    def home(self) -> Path:
+        return self._home
+
+    @property
+    def db_path(self) -> Path:
+        return self._db_path
+
+    def __repr__(self) -> str:
+        return f"SecretStore(home={str(self._home)!r})"
+
+    def __enter__(self) -> SecretStore:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+    # -- writes -------------------------------------------------------------------------------
+
+    def create(
+        self,
+        namespace: str,
+        name: str,
+        data: Mapping[str, bytes],
+        *,
+        replace: bool = False,
+        secret_type: str = "Opaque",
+    ) -> None:
+        """Store a secret with all its keys in one transaction.
+
+        Raises StoredSecretExistsError if it exists and ``replace`` is false; with ``replace`` the
+        old keys are dropped and the new ones written, keeping the creation time.
+        """
+        validate_namespace(namespace)
+        validate_secret_name(name)
+        if not isinstance(data, Mapping):
+            raise TypeError(f"data must be a mapping of key to bytes, not {type(data).__name__}")
+        for key, value in data.items():
+            validate_data_key(key)
+            if not isinstance(value, bytes):
+                raise TypeError(
+                    f"the value of key {key!r} must be bytes, not {type(value).__name__} (encode text first)"
+                )
+        if not secret_type or not isinstance(secret_type, str):
+            raise StoreError("the secret type must be a non-empty string such as 'Opaque'")
+        now = _now()
+        with self._write() as (conn, aead):
+            assert aead is not None
+            row = conn.execute(
+                "SELECT created FROM secrets WHERE namespace = ? AND name = ?", (namespace, name)
+            ).fetchone()
+            if row is not None and not replace:
+                raise StoredSecretExistsError(
+                    f"secret {name!r} already exists in namespace {namespace!r}; delete it first with "
+                    f"'tasksecrets delete secret {name} -n {namespace}', or replace it with "
+                    "'tasksecrets apply -f FILE'"
+                )
+            conn.execute("DELETE FROM secret_values WHERE namespace = ? AND name = ?", (namespace, name))
+            conn.execute(
+                "INSERT OR REPLACE INTO secrets (namespace, name, type, created, updated) VALUES (?,?,?,?,?)",
+                (namespace, name, secret_type, row[0] if row else now, now),
+            )
+            conn.executemany(
+                "INSERT INTO secret_values (namespace, name, key, nonce, ciphertext, size) "
+                "VALUES (?,?,?,?,?,?)",
+                [
+                    (namespace, name, key, *_encrypt(aead, value, _aad(namespace, name, key)), len(value))
+                    for key, value in sorted(data.items())
+                ],
+            )
+
+    def delete(self, namespace: str, name: str) -> None:
+        """Delete a secret and all its keys; StoredSecretNotFoundError if it does not exist."""
+        validate_namespace(namespace)
+        validate_secret_name(name)
+        with self._read() as conn:
+            if conn is None:
+                self._raise_not_found(None, namespace, name, deleting=True)
+        # Deleting decrypts nothing, so it works without the master key.
+        with self._write(need_key=False) as (conn, _aead):
+            cursor = conn.execute("DELETE FROM secrets WHERE namespace = ? AND name = ?", (namespace, name))
+            if cursor.rowcount == 0:
+                self._raise_not_found(conn, namespace, name, deleting=True)
+            conn.execute("DELETE FROM secret_values WHERE namespace = ? AND name = ?", (namespace, name))
+
+    # -- reads --------------------------------------------------------------------------------
+
+    def get(self, namespace: str, name: str) -> dict[str, bytes]:
+        """All keys of a secret with their decrypted values."""
+        validate_namespace(namespace)
+        validate_secret_name(name)
+        with self._read() as conn:
+            found = (
+                conn
+                and conn.execute(
+                    "SELECT 1 FROM secrets WHERE namespace = ? AND name = ?", (namespace, name)
+                ).fetchone()
+            )
+            if conn is None or found is None:
+                self._raise_not_found(conn, namespace, name)
+            assert conn is not None
+            aead = self._aead_for_read(conn)
+            rows = conn.execute(
+                "SELECT key, nonce, ciphertext FROM secret_values "
+                "WHERE namespace = ? AND name = ? ORDER BY key",
+                (namespace, name),
+            ).fetchall()
+        return {key: _decrypt(aead, nonce, ct, namespace, name, key) for key, nonce, ct in rows}
+
+    def get_value(self, namespace: str, name: str, key: str) -> bytes:
+        """One key of a secret, decrypted; StoredSecretNotFoundError names the keys it does have."""
+        validate_data_key(key)
+        data = self.get(namespace, name)
+        if key not in data:
+            keys = sorted(data)
+            raise StoredSecretNotFoundError(
+                f"secret {name!r} in namespace {namespace!r} has no key {key!r} (its keys: "
+                f"{_join(keys)}); recreate it with that key: tasksecrets delete secret {name} -n "
+                f"{namespace} && {format_create_command(namespace, name, sorted({*keys, key}))}"
+            )
+        return data[key]
+
+    def info(self, namespace: str, name: str) -> SecretInfo:
+        """The metadata of one secret (keys, sizes, type, timestamps), without decrypting anything."""
+        validate_namespace(namespace)
+        validate_secret_name(name)
+        infos = [i for i in self.list(namespace) if i.name == name]
+        if not infos:
+            with self._read() as conn:
+                self._raise_not_found(conn, namespace, name)
+        return infos[0]
+
+    def list(self, namespace: str | None = None) -> builtins.list[SecretInfo]:
+        """Metadata of every secret, in one namespace or all, sorted by namespace and name."""
+        if namespace is not None:
+            validate_namespace(namespace)
+        sql = (
+            "SELECT s.namespace, s.name, s.type, s.created, s.updated, v.key, v.size FROM secrets s "
+            "LEFT JOIN secret_values v ON v.namespace = s.namespace AND v.name = s.name"
+        )
+        params: tuple[str, ...] = ()
+        if namespace is not None:
+            sql += " WHERE s.namespace = ?"
+            params = (namespace,)
+        with self._read() as conn:
+            if conn is None:
+                return []
+            rows = conn.execute(sql + " ORDER BY s.namespace, s.name, v.key", params).fetchall()
+        grouped: dict[tuple[str, str], tuple[str, str, str, dict[str, int]]] = {}
+        for ns, name, type_, created, updated, key, size in rows:
+            entry = grouped.setdefault((ns, name), (type_, created, updated, {}))
+            if key is not None:
+                entry[3][key] = size
+        return [
+            SecretInfo(ns, name, type_, tuple(sizes), sizes, _parse_time(created), _parse_time(updated))
+            for (ns, name), (type_, created, updated, sizes) in grouped.items()
+        ]
+
+    def namespaces(self) -> builtins.list[str]:
+        """The namespaces that hold at least one secret, sorted."""
+        with self._read() as conn:
+            if conn is None:
+                return []
+            return [r[0] for r in conn.execute("SELECT DISTINCT namespace FROM secrets ORDER BY namespace")]
+
+    # -- internals ----------------------------------------------------------------------------
+
+    def _connect(self, *, create: bool) -> sqlite3.Connection | None:
+        if self._conn is not None:
+            return self._conn
+        if not self._db_path.exists():
+            if not create:
+                return None
+            ensure_private_dir(self._home)
+            # Created 0600 before SQLite opens it; SQLite gives the -wal and -shm files the same mode.
+            os.close(os.open(self._db_path, os.O_RDWR | os.O_CREAT, 0o600))
+            os.chmod(self._db_path, 0o600)
+        conn = sqlite3.connect(
+            self._db_path, timeout=_BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
+        )
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {int(_BUSY_TIMEOUT_S * 1000)}")
+            _enable_wal(conn)
+            conn.execute("PRAGMA synchronous = FULL")
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            raise StoreError(f"cannot open the store database {self._db_path}: {exc}") from None
+        self._conn = conn
+        return conn
+
+    @contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection | None]:
+        with self._lock:
+            conn = self._connect(create=False)
+            if conn is None or not _has_schema(conn):
+                yield None
+                return
+            conn.execute("BEGIN")  # one snapshot for the whole read
+            try:
+                yield conn
+            finally:
+                conn.execute("COMMIT")
+
+    @contextmanager
+    def _write(self, *, need_key: bool = True) -> Iterator[tuple[sqlite3.Connection, AESGCM | None]]:
+        with self._lock, self._reporting_io_errors():
+            conn = self._connect(create=True)
+            assert conn is not None
+            key = self._key_for_write(conn) if need_key else None
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                if not _has_schema(conn):
+                    # Not executescript(): it would commit the transaction it runs in.
+                    for statement in _SCHEMA.split(";"):
+                        if statement.strip():
+                            conn.execute(statement)
+                conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (_SCHEMA_VERSION,))
+                if key is not None:
+                    if _read_key_check(conn) is None:
+                        conn.execute("INSERT INTO meta VALUES ('key_check', ?)", (_make_key_check(key.key),))
+                    else:
+                        self._verify_key(conn, key)
+                yield conn, None if key is None else AESGCM(key.key)
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    @contextmanager
+    def _reporting_io_errors(self) -> Iterator[None]:
+        # Parameters are bound, never pasted into SQL, so these messages cannot hold a value.
+        try:
+            yield
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"the store database {self._db_path} failed: {exc}") from None
+        except OSError as exc:
+            where = exc.filename or self._home
+            raise StoreError(
+                f"cannot write the store at {where}: {exc.strerror or exc}; check its permissions or set "
+                "TASKSECRETS_HOME to a writable directory"
+            ) from None
+
+    def _key_for_write(self, conn: sqlite3.Connection) -> MasterKey:
+        if self._key is not None:
+            return self._key
+        found = find_master_key(self._home, master_key=self._explicit_key)
+        if found is None:
+            if _has_schema(conn) and _read_key_check(conn) is not None:
+                raise self._missing_key_error()
+            found = create_key_file(self._home)  # first write of a new store
+        return found
+
+    def _aead_for_read(self, conn: sqlite3.Connection) -> AESGCM:
+        if self._key is None:
+            found = find_master_key(self._home, master_key=self._explicit_key)
+            if found is None:
+                raise self._missing_key_error()
+            self._verify_key(conn, found)
+        assert self._key is not None
+        return AESGCM(self._key.key)
+
+    def _verify_key(self, conn: sqlite3.Connection, key: MasterKey) -> None:
+        record = _read_key_check(conn)
+        if record is not None:
+            try:
+                plain = AESGCM(key.key).decrypt(record[:_NONCE_SIZE], record[_NONCE_SIZE:], _KEY_CHECK_AAD)
+            except InvalidTag:
+                plain = b""
+            if plain != _KEY_CHECK_PLAINTEXT:
+                raise StoreKeyError(
+                    f"the master key from {key.source} does not open the store at {self._home}: the "
+                    "store was created with another key. Use the key that created it (restore "
+                    f"{key_file_path(self._home)} or set {MASTER_KEY_ENV} to it)"
+                )
+        self._key = key
+
+    def _missing_key_error(self) -> StoreKeyError:
+        return StoreKeyError(
+            f"the store at {self._home} holds secrets but its master key is missing: there is no key "
+            f"file at {key_file_path(self._home)} and {MASTER_KEY_ENV} is not set. Restore the key "
+            f"file, or set {MASTER_KEY_ENV} to the base64 key that created the store"
+        )
+
+    def _raise_not_found(
+        self, conn: sqlite3.Connection | None, namespace: str, name: str, *, deleting: bool = False
+    ) -> NoReturn:
+        fix = f"create it with: {format_create_command(namespace, name)}"
+        if deleting:
+            fix = "nothing to delete; list what exists with: tasksecrets get secrets -A"
+        spaces: builtins.list[str] = []
+        if conn is not None and _has_schema(conn):
+            spaces = [r[0] for r in conn.execute("SELECT DISTINCT namespace FROM secrets ORDER BY 1")]
+        if not spaces:
+            raise NamespaceNotFoundError(
+                f"the local secret store at {self._home} is empty: there is no secret {name!r} in "
+                f"namespace {namespace!r}; {fix}"
+            )
+        if namespace not in spaces:
+            raise NamespaceNotFoundError(
+                f"namespace {namespace!r} has no secrets in the local store at {self._home} (namespaces "
+                f"with secrets: {_join(spaces)}); {fix}"
+            )
+        assert conn is not None
+        names = [
+            r[0]
+            for r in conn.execute("SELECT name FROM secrets WHERE namespace = ? ORDER BY 1", (namespace,))
+        ]
+        raise StoredSecretNotFoundError(
+            f"secret {name!r} not found in namespace {namespace!r} (secrets there: {_join(names)}); {fix}"
+        )
+
+
+def _enable_wal(conn: sqlite3.Connection) -> None:
+    # Switching a new database to WAL needs an exclusive lock, and SQLite reports a concurrent
+    # opener's lock at once instead of calling the busy handler: wait for it here.
+    deadline = time.monotonic() + _BUSY_TIMEOUT_S
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            code: int = getattr(exc, "sqlite_errorcode", None) or _SQLITE_BUSY  # Python < 3.11: no code
+            if code & 0xFF not in (_SQLITE_BUSY, _SQLITE_LOCKED) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.005)
+
+
+def _has_schema(conn: sqlite3.Connection) -> bool:
+    row = conn.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone()
+    return bool(row[0])
+
+
+def _read_key_check(conn: sqlite3.Connection) -> bytes | None:
+    if not _has_schema(conn):
+        return None
+    row = conn.execute("SELECT value FROM meta WHERE name = 'key_check'").fetchone()
+    return None if row is None else bytes(row[0])
+
+
+def _make_key_check(key: bytes) -> bytes:
+    nonce = os.urandom(_NONCE_SIZE)
+    return nonce + AESGCM(key).encrypt(nonce, _KEY_CHECK_PLAINTEXT, _KEY_CHECK_AAD)
+
+
+def _aad(namespace: str, name: str, key: str) -> bytes:
+    # NUL cannot occur in any of the three names, so the encoding is unambiguous.
+    return b"\0".join((b"tasksecrets/value/v1", namespace.encode(), name.encode(), key.encode()))
+
+
+def _encrypt(aead: AESGCM, value: bytes, aad: bytes) -> tuple[bytes, bytes]:
+    nonce = os.urandom(_NONCE_SIZE)
+    return nonce, aead.encrypt(nonce, value, aad)
+
+
+def _decrypt(aead: AESGCM, nonce: bytes, ciphertext: bytes, namespace: str, name: str, key: str) -> bytes:
+    try:
+        return aead.decrypt(bytes(nonce), bytes(ciphertext), _aad(namespace, name, key))
+    except InvalidTag:
+        raise StoreError(
+            f"key {key!r} of secret {name!r} in namespace {namespace!r} does not decrypt although the "
+            "master key is right: the database was changed outside tasksecrets or is damaged; "
+            f"recreate the secret (tasksecrets delete secret {name} -n {namespace}, then create it again)"
+        ) from None
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
+
+
+def _parse_time(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+def _join(names: builtins.list[str]) -> str:
+    shown = ", ".join(names[:_MAX_LISTED])
+    return shown + (f", ... and {len(names) - _MAX_LISTED} more" if len(names) > _MAX_LISTED else "")
