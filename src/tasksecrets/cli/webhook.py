@@ -1,0 +1,191 @@
+"""``tasksecrets webhook ...``: serve the pod webhook, make and rotate its certificates, dry-run a pod.
+
+``serve`` runs the HTTPS server (``--workers N`` processes sharing the port); ``init-certs`` creates the
+CA and serving certificate in the Secret ``secretName`` (and in ``certDir`` with ``localCert: true``, or
+only there with ``--local-only``); ``rotate-certs`` renews the serving certificate with the same CA
+when it comes within ``certRenewBeforeDays`` of expiry. ``mutate`` lives in its own module and loads
+only when called. Errors print one line and exit 1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import functools
+import importlib
+import importlib.util
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from tasksecrets.errors import TaskSecretsError
+
+__all__ = ["webhook_group"]
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+_CONFIG_HELP = "The config file (Flyte's webhook: section plus ours); default: built-in defaults."
+_LOCAL_IPS = ["127.0.0.1", "::1"]
+
+
+def _reports_errors(func: _F) -> _F:
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except TaskSecretsError as exc:
+            raise click.ClickException(str(exc)) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level.upper()),
+        format="%(asctime)s %(levelname)s %(name)s [%(process)d] %(message)s",
+        stream=sys.stderr,
+    )
+
+
+class _LazyMutateGroup(click.Group):
+    """Loads ``mutate`` from its own module on demand; a missing module only hides that command."""
+
+    _lazy = {"mutate": ("tasksecrets.cli.webhook_mutate", "mutate_cmd")}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        names = set(super().list_commands(ctx))
+        names |= {name for name, (module, _) in self._lazy.items() if importlib.util.find_spec(module)}
+        return sorted(names)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self._lazy:
+            module_name, attribute = self._lazy[cmd_name]
+            if importlib.util.find_spec(module_name) is None:
+                return None
+            command: click.Command = getattr(importlib.import_module(module_name), attribute)
+            return command
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=_LazyMutateGroup)
+def webhook_group() -> None:
+    """The Flyte-compatible pod webhook: serve it, manage its certificates, dry-run a pod."""
+
+
+def _load(config_path: str | None) -> Any:
+    from tasksecrets.webhook.config import load_config
+
+    return load_config(config_path)
+
+
+@webhook_group.command("serve")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), help=_CONFIG_HELP)
+@click.option(
+    "--workers", type=click.IntRange(1, 64), help="Worker processes (default: the config's workers)."
+)
+@click.option("--host", default="0.0.0.0", show_default=True, help="Address to listen on.")
+@click.option("--port", type=click.IntRange(0, 65535), help="Port (default: the config's listenPort).")
+@click.option("--log-level", default="info", type=click.Choice(["debug", "info", "warning", "error"]))
+@click.option("--listen-fd", type=int, hidden=True)  # a worker started by the supervisor
+@click.option("--baseline", is_flag=True, hidden=True)  # benchmarks: admit everything without mutating
+@_reports_errors
+def serve_cmd(
+    config_path: str | None,
+    workers: int | None,
+    host: str,
+    port: int | None,
+    log_level: str,
+    listen_fd: int | None,
+    baseline: bool,
+) -> None:
+    """Serve the webhook over HTTPS until SIGTERM (graceful: requests in flight are answered)."""
+    from tasksecrets.webhook.server import bind_listener, python_argv, run_workers
+    from tasksecrets.webhook.service import serve_webhook
+
+    _setup_logging(log_level)
+    config = _load(config_path)
+    count = workers or config.webhook.workers
+    if count > 1 and listen_fd is None:
+        # Fail here, once, rather than in every worker.
+        from tasksecrets.webhook.tlsreload import CertReloader
+
+        CertReloader(Path(config.webhook.cert_dir))
+        sock = bind_listener(host, config.webhook.listen_port if port is None else port)
+
+        def child_argv(fd: int) -> list[str]:
+            argv = [*python_argv(), "webhook", "serve", "--workers", "1", "--listen-fd", str(fd)]
+            argv += ["--host", host, "--log-level", log_level]
+            if config_path:
+                argv += ["--config", config_path]
+            return argv + (["--baseline"] if baseline else [])
+
+        sys.exit(run_workers(count, child_argv=child_argv, sock=sock))
+    sys.exit(serve_webhook(config, host=host, port=port, listen_fd=listen_fd, baseline=baseline))
+
+
+def _cert_command(*, rotate: bool) -> Callable[..., None]:
+    def command(config_path: str | None, local_only: bool, force: bool = False) -> None:
+        from tasksecrets.webhook.certs import dns_names_for, write_cert_files
+        from tasksecrets.webhook.certstore import sync_local_certs, sync_secret_certs
+        from tasksecrets.webhook.service import pod_namespace
+
+        config = _load(config_path).webhook
+        namespace = pod_namespace()
+        dns_names = dns_names_for(config.service_name, namespace=namespace)
+        now = datetime.datetime.now(datetime.timezone.utc)
+        common: dict[str, Any] = {
+            "validity_days": config.cert_validity_days,
+            "renew_before_days": config.cert_renew_before_days,
+            "now": now,
+            "force": force,
+            "allow_new_ca": not rotate,
+        }
+        if local_only:
+            where = f"{config.cert_dir}"
+            bundle, action, reason = sync_local_certs(
+                Path(config.cert_dir), dns_names=[*dns_names, "localhost"], ip_addresses=_LOCAL_IPS, **common
+            )
+        else:
+            from tasksecrets.webhook.kube import KubeClient
+
+            async def run() -> Any:
+                async with KubeClient.from_environment() as client:
+                    return await sync_secret_certs(
+                        client,
+                        secret_name=config.secret_name,
+                        namespace=namespace,
+                        dns_names=dns_names,
+                        **common,
+                    )
+
+            bundle, action, reason = asyncio.run(run())
+            where = f"Secret {namespace}/{config.secret_name}"
+            if config.local_cert:
+                write_cert_files(Path(config.cert_dir), bundle, include_ca_key=False)
+                where += f" and {config.cert_dir}"
+        because = f" ({reason})" if reason else ""
+        click.echo(f"{action} certificates in {where}{because}: {bundle!r}")
+
+    return command
+
+
+@webhook_group.command("init-certs")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), help=_CONFIG_HELP)
+@click.option("--local-only", is_flag=True, help="Write the files into certDir only; contact no cluster.")
+@_reports_errors
+def init_certs_cmd(config_path: str | None, local_only: bool) -> None:
+    """Create the CA and serving certificate (reuses good ones: safe to run again)."""
+    _cert_command(rotate=False)(config_path, local_only)
+
+
+@webhook_group.command("rotate-certs")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), help=_CONFIG_HELP)
+@click.option("--local-only", is_flag=True, help="Rotate the files in certDir only; contact no cluster.")
+@click.option("--force", is_flag=True, help="Renew even if the certificate is not near expiry.")
+@_reports_errors
+def rotate_certs_cmd(config_path: str | None, local_only: bool, force: bool) -> None:
+    """Renew the serving certificate with the same CA when it is near expiry (or with --force)."""
+    _cert_command(rotate=True)(config_path, local_only, force)
