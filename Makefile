@@ -27,8 +27,11 @@ $(STAMP_SYSTEM): scripts/install-system.sh | $(VENV)/bin/python
 
 venv: $(STAMP_TEST)
 
+# The seed's workflow on the local cluster: its secrets are created in the local store if absent
+# (TASKSECRETS_HOME, default the user's data directory), then each task runs as a pod.
 run: $(STAMP_RUN)
-	$(PY) examples/use_secrets.py
+	bash scripts/seed-secrets.sh $(VENV)/bin/tasksecrets
+	$(VENV)/bin/tasksecrets run examples/use_secrets.py my_secret_workflow
 
 lint: $(STAMP_TEST)
 	$(VENV)/bin/ruff check src tests examples benchmarks

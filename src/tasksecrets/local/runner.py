@@ -1,0 +1,294 @@
+"""The local cluster's executor: every task call runs as a pod on this machine.
+
+Per call, :class:`LocalClusterExecutor` does what a cluster would:
+
+1. render the task's pod (:func:`tasksecrets.pods.render_task_pod`), its entrypoint reading and
+   writing the inputs and outputs files in a private per-task directory (mode 0700);
+2. mutate it with the webhook's own code (:class:`~tasksecrets.webhook.mutating.Mutator`) and the
+   same config file; Global secrets come from the runner's environment and ``secrets-prefix``
+   directory, exactly where the webhook process would find them. A denial fails the task;
+3. materialize it with the local kubelet (:mod:`tasksecrets.local.kubelet`): secrets from the
+   encrypted store of the pod's namespace, files under the private directory;
+4. run the container's command in a child process whose environment is the runner's, scrubbed of
+   every secret-like variable (:func:`scrub_environ`), plus the pod's env; read the outputs back;
+5. remove the private directory, whatever happened.
+
+A failed task raises :class:`~tasksecrets.errors.TaskExecutionError` carrying its traceback with every
+value the runner delivered masked.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from tasksecrets.errors import TaskExecutionError
+from tasksecrets.local.kubelet import materialize_pod, remove_tree
+from tasksecrets.sdk.masking import mask_values
+from tasksecrets.sdk.naming import format_env_var
+from tasksecrets.sdk.secret import Secret
+from tasksecrets.sdk.values import read_values, write_values
+
+if TYPE_CHECKING:
+    from tasksecrets.local.store import SecretStore
+    from tasksecrets.sdk.task import Task
+    from tasksecrets.webhook.config import Config
+    from tasksecrets.webhook.mutating import Mutator
+
+__all__ = [
+    "SCRUBBED_NAMES",
+    "SCRUBBED_PREFIXES",
+    "LocalClusterExecutor",
+    "RunReporter",
+    "TaskRun",
+    "scrub_environ",
+]
+
+# Variables no task process inherits from the runner: the secrets env conventions (the reader's
+# prefix, Global's prefix, the path settings the pod sets itself), and the keys that open every
+# secret at once (the store's master key, a Vault token the kubelet's materializers may use).
+SCRUBBED_PREFIXES = ("_FSEC_", "FLYTE_SECRET_", "FLYTE_SECRETS_")
+SCRUBBED_NAMES = ("TASKSECRETS_MASTER_KEY", "VAULT_TOKEN", "BAO_TOKEN")
+
+
+def secret_env_names(secrets: Iterable[Secret]) -> set[str]:
+    """Env var names that could carry these secrets outside the prefixed ones: ``GROUP_KEY``, ``env_var``."""
+    names: set[str] = set()
+    for secret in secrets:
+        if secret.group and secret.key:
+            names.add(format_env_var(secret.group, secret.key, prefix="").upper())
+            if secret.group_version:
+                names.add(format_env_var(secret.group, secret.key, secret.group_version, prefix="").upper())
+        if secret.env_var:
+            names.add(secret.env_var.upper())
+    return names
+
+
+def scrub_environ(
+    environ: Mapping[str, str],
+    *,
+    secrets: Iterable[Secret] = (),
+    prefixes: Iterable[str] = (),
+) -> dict[str, str]:
+    """A copy of ``environ`` without secret-like variables.
+
+    Removed: names starting with :data:`SCRUBBED_PREFIXES` or any of ``prefixes``, the names in
+    :data:`SCRUBBED_NAMES`, and every name under which one of ``secrets`` could be read (see
+    :func:`secret_env_names`; compared case-insensitively). Everything else (PATH, HOME, PYTHONPATH,
+    locale, VIRTUAL_ENV, ...) is kept.
+    """
+    all_prefixes = tuple(p.upper() for p in (*SCRUBBED_PREFIXES, *prefixes) if p)
+    names = secret_env_names(secrets) | set(SCRUBBED_NAMES)
+    return {
+        name: value
+        for name, value in environ.items()
+        if not name.upper().startswith(all_prefixes) and name.upper() not in names
+    }
+
+
+@dataclass
+class TaskRun:
+    """One task call under the local cluster (never holds a secret value).
+
+    ``injections`` pairs ``group/key`` with the manager that injected it; ``prepare_s`` is render +
+    mutate + materialize, ``process_s`` the child process from spawn to exit, ``total_s`` all of it
+    including cleanup. ``output`` is what the task printed (masked).
+    """
+
+    task_name: str
+    pod_name: str = ""
+    namespace: str = ""
+    injections: list[tuple[str, str]] = field(default_factory=list)
+    ok: bool = False
+    prepare_s: float = 0.0
+    process_s: float = 0.0
+    total_s: float = 0.0
+    output: str = ""
+
+
+class RunReporter(Protocol):
+    """Told about each task call (the CLI draws progress with it)."""
+
+    def task_started(self, task_name: str) -> None: ...
+
+    def task_finished(self, run: TaskRun) -> None: ...
+
+
+class LocalClusterExecutor:
+    """The SDK executor that runs each task as a locally materialized pod (see the module docstring).
+
+    ``config``: the webhook configuration (default: the K8s manager). ``store``: the local store or
+    a callable opening it (default: ``SecretStore.open()`` on first need). ``environ``: the runner's
+    environment (default ``os.environ``), where Global secrets are found and what children inherit,
+    scrubbed. ``secrets``: more secret requests whose env names are scrubbed (the runner passes all
+    requests of the workflow's module); each task's own requests are always scrubbed.
+    """
+
+    def __init__(
+        self,
+        *,
+        config: Config | None = None,
+        project: str = "flytesnacks",
+        domain: str = "development",
+        store: SecretStore | Callable[[], SecretStore] | None = None,
+        environ: Mapping[str, str] | None = None,
+        reporter: RunReporter | None = None,
+        secrets: Iterable[Secret] = (),
+        python: str | None = None,
+    ) -> None:
+        from tasksecrets.pods import pod_namespace
+        from tasksecrets.webhook.config import load_config
+
+        pod_namespace(project, domain)  # a bad project or domain fails before any task runs
+        self.config = config if config is not None else load_config(None)
+        self.project = project
+        self.domain = domain
+        self.environ: Mapping[str, str] = os.environ if environ is None else environ
+        self.reporter = reporter
+        self.python = python or sys.executable
+        self.runs: list[TaskRun] = []
+        self._secrets: list[Secret] = list(secrets)
+        self._values: list[str] = []
+        self._store_source = store
+        self._store: SecretStore | None = None
+        self._mutator: Mutator | None = None
+
+    # -- the Executor protocol ----------------------------------------------------------------
+
+    def run_task(self, task: Task, inputs: dict[str, Any]) -> Any:
+        """Run ``task`` as a pod and return its outputs; TaskExecutionError when it fails."""
+        run = TaskRun(task_name=task.name)
+        self.runs.append(run)
+        if self.reporter is not None:
+            self.reporter.task_started(task.name)
+        started = time.perf_counter()
+        work = Path(tempfile.mkdtemp(prefix="tasksecrets-task-"))
+        try:
+            return self._run_in(work, task, inputs, run, started)
+        finally:
+            remove_tree(work)
+            run.total_s = time.perf_counter() - started
+            if self.reporter is not None:
+                self.reporter.task_finished(run)
+
+    # -- masking --------------------------------------------------------------------------------
+
+    @property
+    def secret_values(self) -> list[str]:
+        """Every value delivered to a task so far (to mask in anything shown)."""
+        return list(self._values)
+
+    def mask(self, text: str) -> str:
+        """``text`` with every delivered secret value replaced by ``********``."""
+        return mask_values(self._values, text)
+
+    def close(self) -> None:
+        """Close the store if this executor opened it."""
+        if self._store is not None and self._store_source is None:
+            self._store.close()
+        self._store = None
+
+    def __enter__(self) -> LocalClusterExecutor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"LocalClusterExecutor(project={self.project!r}, domain={self.domain!r})"
+
+    # -- internals ------------------------------------------------------------------------------
+
+    def _open_store(self) -> SecretStore:
+        if self._store is None:
+            source = self._store_source
+            if source is None:
+                from tasksecrets.local.store import SecretStore
+
+                self._store = SecretStore.open()
+            else:
+                self._store = source() if callable(source) else source
+        return self._store
+
+    def _get_mutator(self) -> Mutator:
+        if self._mutator is None:
+            from tasksecrets.injectors.global_ import GlobalSecretSource
+            from tasksecrets.webhook.mutating import Mutator
+
+            source = GlobalSecretSource.from_config(self.config, environ=self.environ)
+            self._mutator = Mutator(self.config, global_secrets=source)
+        return self._mutator
+
+    def _run_in(self, work: Path, task: Task, inputs: dict[str, Any], run: TaskRun, started: float) -> Any:
+        from tasksecrets.pods import render_task_pod
+
+        inputs_path, outputs_path = work / "inputs.json", work / "outputs.json"
+        write_values(str(inputs_path), inputs)
+        pod = render_task_pod(
+            task,
+            project=self.project,
+            domain=self.domain,
+            inputs=str(inputs_path),
+            outputs=str(outputs_path),
+            python=self.python,
+        )
+        run.pod_name, run.namespace = pod["metadata"]["name"], pod["metadata"]["namespace"]
+        result = self._get_mutator().mutate(pod)
+        if not result.allowed:
+            raise TaskExecutionError(
+                f"task {task.name!r} cannot run: the webhook denied its pod {run.pod_name} "
+                f"in namespace {run.namespace}: {result.reason}"
+            )
+        run.injections = [(f"{s.group}/{s.key}", manager) for s, manager in result.injections]
+        try:
+            materialized = materialize_pod(
+                result.pod, root=work / "pod", store=self._open_store, environ=self.environ
+            )
+        except TaskExecutionError as exc:
+            raise TaskExecutionError(f"task {task.name!r} failed before its code ran: {exc}") from None
+        with materialized:
+            self._remember(materialized.secret_values)
+            prefixes = [self.config.secrets.env_prefix, self.environ.get("FLYTE_SECRETS_ENV_PREFIX", "")]
+            env = scrub_environ(
+                self.environ, secrets=[*self._secrets, *task.secret_requests], prefixes=prefixes
+            )
+            env.update(materialized.env)
+            spawned = time.perf_counter()
+            run.prepare_s = spawned - started
+            done = subprocess.run(
+                materialized.command, env=env, stdin=subprocess.DEVNULL, capture_output=True, check=False
+            )
+            run.process_s = time.perf_counter() - spawned
+        stdout = self.mask(done.stdout.decode("utf-8", errors="replace"))
+        stderr = self.mask(done.stderr.decode("utf-8", errors="replace"))
+        run.output = stdout + stderr
+        if done.returncode != 0:
+            how = (
+                f"was killed by signal {-done.returncode}"
+                if done.returncode < 0
+                else f"exited with code {done.returncode}"
+            )
+            raise TaskExecutionError(
+                f"task {task.name!r} failed: its process (pod {run.pod_name}) {how}\n{stderr.rstrip()}"
+            )
+        try:
+            outputs = read_values(str(outputs_path))
+        except (OSError, ValueError) as exc:
+            raise TaskExecutionError(
+                f"task {task.name!r} ended without readable outputs ({type(exc).__name__}); "
+                "was it run by another version of tasksecrets?"
+            ) from None
+        run.ok = True
+        return outputs
+
+    def _remember(self, values: Iterable[str]) -> None:
+        for value in values:
+            if value not in self._values:
+                self._values.append(value)
