@@ -12,13 +12,15 @@ Imports only click and the SDK, so a task starts fast.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from typing import Any, TextIO
 
 import click
 
-from tasksecrets.errors import TaskDeclarationError
+from tasksecrets.errors import SecretError, TaskDeclarationError
 from tasksecrets.sdk.context import task_context
+from tasksecrets.sdk.exports import apply_env_exports
 from tasksecrets.sdk.loader import load_task
 from tasksecrets.sdk.masking import format_exception_masked, mask_text
 from tasksecrets.sdk.task import Task
@@ -99,6 +101,12 @@ def execute_cmd(
         raise click.UsageError("give exactly one of --file PATH or --module NAME")
     source = file_path if file_path is not None else module_name
     assert source is not None
+    try:
+        # ENV_VAR requests served as files: exported before any of the task's code is imported.
+        apply_env_exports(os.environ)
+    except SecretError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
     try:
         task = load_task(source, task_name)
     except TaskDeclarationError as exc:

@@ -156,6 +156,9 @@ class WebhookConfig(_Section):
     workers: int = Field(default=1, ge=1, le=64)
     cert_validity_days: int = Field(default=90, alias="certValidityDays", ge=1)
     cert_renew_before_days: int = Field(default=30, alias="certRenewBeforeDays", ge=0)
+    # ENV_VAR requests to file-only managers (AWS, GCP, Vault, Azure) are served as files the task's
+    # entrypoint exports into the env vars; false refuses them as Flyte does (docs/secret-managers.md).
+    export_env_vars: bool = Field(default=True, alias="exportEnvVars")
 
     @field_validator("secret_manager_type", mode="before")
     @classmethod

@@ -1,0 +1,183 @@
+"""Vault: annotations for the Vault Agent Injector (compat.md section 4); it adds the containers.
+
+Every served secret adds the path env vars and these pod annotations (named constants below):
+``agent-inject: "true"``, ``secret-volume-path: /etc/flyte/secrets``, ``role: <vaultSecretManager.role>``,
+``agent-pre-populate-only: "true"``, and per secret, with an id ``<id>`` in the form of a lower-case
+UUID4: ``agent-inject-secret-<id>: <group>`` (the Vault path), ``agent-inject-file-<id>: <group>/<key>``
+and, except for the database engine, ``agent-inject-template-<id>``:
+
+- ``group_version`` ``kv1``: ``{{- with secret "<group>" -}}{{ .Data.<key> }}{{- end -}}``
+- ``kv2``: the same with ``.Data.data.<key>``
+- ``db``: no template, so the agent's default renders every field as ``<name>: <value>`` lines
+  (``password: ...`` and ``username: ...``)
+- anything else: the deprecated ``vaultSecretManager.kvVersion`` (``1`` or ``2``) decides.
+
+Precedence, lowest to highest: these defaults, ``vaultSecretManager.annotations``, the pod's own.
+
+Ours: the id is derived from the secret and its position in the pod (deterministic patches), not
+random; a key that is not a template identifier (``api-key``) is read with ``index`` instead of a
+field access that would not parse; a group or key that could break out of the template (quotes,
+braces, backslashes, back-quotes, control characters) or out of the volume (``..``) is refused;
+ENV_VAR requests are served as the file plus an env export; ``env_var`` of a FILE/ANY request holds
+the file path, as with the other managers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import posixpath
+import re
+import uuid
+from typing import TYPE_CHECKING, ClassVar
+
+from tasksecrets.errors import InjectionError
+from tasksecrets.injectors.base import SECRETS_MOUNT_DIR, PodEditor
+from tasksecrets.injectors.files import check_request, deliver_file, export_enabled, prepare_exports
+from tasksecrets.sdk.secret import Secret
+
+if TYPE_CHECKING:
+    from tasksecrets.injectors.global_ import GlobalSecretSource
+    from tasksecrets.webhook.config import Config
+
+__all__ = [
+    "AGENT_INJECT",
+    "AGENT_INJECT_FILE_PREFIX",
+    "AGENT_INJECT_SECRET_PREFIX",
+    "AGENT_INJECT_TEMPLATE_PREFIX",
+    "AGENT_PRE_POPULATE_ONLY",
+    "ROLE",
+    "SECRET_VOLUME_PATH",
+    "VaultInjector",
+    "vault_file_path",
+    "vault_secret_annotations",
+    "vault_secret_id",
+]
+
+# The Vault Agent Injector's annotations this injector sets.
+AGENT_INJECT = "vault.hashicorp.com/agent-inject"
+SECRET_VOLUME_PATH = "vault.hashicorp.com/secret-volume-path"
+ROLE = "vault.hashicorp.com/role"
+AGENT_PRE_POPULATE_ONLY = "vault.hashicorp.com/agent-pre-populate-only"
+AGENT_INJECT_SECRET_PREFIX = "vault.hashicorp.com/agent-inject-secret-"
+AGENT_INJECT_FILE_PREFIX = "vault.hashicorp.com/agent-inject-file-"
+AGENT_INJECT_TEMPLATE_PREFIX = "vault.hashicorp.com/agent-inject-template-"
+
+_ENGINE_QUERY = {"kv1": ".Data", "kv2": ".Data.data"}  # group_version, exactly as Flyte reads it
+_KV_VERSION_QUERY = {"1": ".Data", "2": ".Data.data"}
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_UNSAFE = re.compile(r'["\\{}`\x00-\x1f\x7f]')
+
+
+def _check_safe(field: str, value: str) -> None:
+    bad = _UNSAFE.search(value)
+    if bad is not None:
+        shown = repr(bad.group())
+        raise InjectionError(
+            f"Vault {field} {value!r} holds {shown}, which could break out of the agent's template: "
+            "use a Vault path and key without quotes, braces, backslashes, back-quotes or control characters"
+        )
+    if ".." in value.split("/"):
+        raise InjectionError(
+            f"Vault {field} {value!r} holds a '..' segment, which would leave the secrets volume"
+        )
+    if value != value.strip():
+        raise InjectionError(f"Vault {field} {value!r} has surrounding spaces")
+
+
+def vault_secret_id(secret: Secret, ordinal: int) -> str:
+    """A lower-case UUID4-formatted id, derived from the secret and its position among the pod's."""
+    digest = hashlib.sha256(f"tasksecrets/vault\0{ordinal}\0{secret.group}\0{secret.key}".encode()).digest()
+    return str(uuid.UUID(bytes=digest[:16], version=4))
+
+
+def vault_file_path(secret: Secret) -> str:
+    """Where the agent writes the secret: ``/etc/flyte/secrets/<group>/<key>``, case kept, cleaned."""
+    return posixpath.normpath(posixpath.join(SECRETS_MOUNT_DIR, f"{secret.group}/{secret.key}"))
+
+
+def _template(secret: Secret, kv_version: str) -> str | None:
+    if secret.group_version == "db":
+        return None
+    query = _ENGINE_QUERY.get(secret.group_version or "") or _KV_VERSION_QUERY[kv_version]
+    # A field access only parses for identifiers; ``index`` reads any other key.
+    field = f"{query}.{secret.key}" if _IDENTIFIER.match(secret.key) else f'index {query} "{secret.key}"'
+    return f'{{{{- with secret "{secret.group}" -}}}}{{{{ {field} }}}}{{{{- end -}}}}'
+
+
+def vault_secret_annotations(secret: Secret, secret_id: str, *, kv_version: str) -> dict[str, str]:
+    """The per-secret annotations (secret path, file, template) for ``secret_id``."""
+    annotations = {
+        AGENT_INJECT_SECRET_PREFIX + secret_id: secret.group,
+        AGENT_INJECT_FILE_PREFIX + secret_id: f"{secret.group}/{secret.key}",
+    }
+    template = _template(secret, kv_version)
+    if template is not None:
+        annotations[AGENT_INJECT_TEMPLATE_PREFIX + secret_id] = template
+    return annotations
+
+
+class VaultInjector:
+    """Annotates the pod so the Vault Agent Injector renders each secret into a file."""
+
+    name: ClassVar[str] = "Vault"
+
+    def __init__(
+        self,
+        *,
+        role: str = "flyte",
+        kv_version: str = "2",
+        annotations: dict[str, str] | None = None,
+        export: bool = True,
+    ) -> None:
+        if kv_version not in ("1", "2"):
+            raise ValueError(f"kv_version must be '1' or '2', got {kv_version!r}")
+        self.role = role
+        self.kv_version = kv_version
+        self.annotations = dict(annotations or {})
+        self.export = export
+
+    @classmethod
+    def from_config(
+        cls, config: Config, *, global_secrets: GlobalSecretSource | None = None
+    ) -> VaultInjector:
+        """From ``webhook.vaultSecretManager`` and ``webhook.exportEnvVars``."""
+        section = config.webhook.vault_secret_manager
+        return cls(
+            role=section.role,
+            kv_version=section.kv_version,
+            annotations=dict(section.annotations),
+            export=export_enabled(config),
+        )
+
+    def _next_id(self, secret: Secret, editor: PodEditor) -> str:
+        taken = {
+            key
+            for key in (*editor.original_annotations, *editor.new_annotations)
+            if isinstance(key, str) and key.startswith(AGENT_INJECT_SECRET_PREFIX)
+        }
+        ordinal = len(taken)
+        while True:
+            secret_id = vault_secret_id(secret, ordinal)
+            if AGENT_INJECT_SECRET_PREFIX + secret_id not in taken:
+                return secret_id
+            ordinal += 1
+
+    def inject(self, secret: Secret, editor: PodEditor) -> bool:
+        """Add the path env vars and the annotations; InjectionError when not servable."""
+        check_request(secret, manager=self.name, export=self.export)
+        _check_safe("group", secret.group)
+        _check_safe("key", secret.key)
+        path = vault_file_path(secret)
+        exports = prepare_exports(secret, editor, path)
+        merged = {
+            **vault_secret_annotations(secret, self._next_id(secret, editor), kv_version=self.kv_version),
+            AGENT_INJECT: "true",
+            SECRET_VOLUME_PATH: SECRETS_MOUNT_DIR,
+            ROLE: self.role,
+            AGENT_PRE_POPULATE_ONLY: "true",
+            **self.annotations,
+        }
+        for key, value in merged.items():
+            editor.set_annotation(key, value, keep_existing=True)
+        deliver_file(secret, editor, path=path, exports=exports)
+        return True
