@@ -5,7 +5,7 @@ benchmarks/README.md.
 
 - end to end: ``tasksecrets run examples/use_secrets.py my_secret_workflow`` (secrets in a fresh
   encrypted store; every task rendered, mutated, materialized and run in its own process) against
-  ``pyflyte run benchmarks/flytekit_use_secrets.py my_secret_workflow`` (the same workflow for
+  ``pyflyte run benchmarks/peers/flytekit_use_secrets.py my_secret_workflow`` (the same workflow for
   flytekit, which runs tasks in-process and gets the secrets as ``_FSEC_*`` env vars), alternating,
   in the same run; wall time of the whole command, median and p99, and the ratio.
 - per task: the seed workflow run many times through ``LocalClusterExecutor`` in this process; for
@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 README = Path(__file__).resolve().parent / "README.md"
 COMMAND = "python benchmarks/local_run.py --write-readme"
 SEED = ROOT / "examples" / "use_secrets.py"
-PEER = ROOT / "benchmarks" / "flytekit_use_secrets.py"
+PEER = ROOT / "benchmarks" / "peers" / "flytekit_use_secrets.py"
 NS = "flytesnacks-development"
 FAKE = {"user_secret": b"fake-user-secret-1", "username": b"fake-username-2", "password": b"fake-password-3"}
 BIN = Path(sys.executable).parent

@@ -1,6 +1,6 @@
 """The seed workflow written for flytekit, the peer of ``tasksecrets run`` in benchmarks/local_run.py.
 
-``pyflyte run benchmarks/flytekit_use_secrets.py my_secret_workflow`` runs it locally; flytekit has no
+``pyflyte run benchmarks/peers/flytekit_use_secrets.py my_secret_workflow`` runs it locally; flytekit has no
 local secret injection, so the benchmark gives the secrets as ``_FSEC_USER-INFO_<KEY>`` env vars.
 """
 
