@@ -37,6 +37,8 @@ from tasksecrets.sdk.secret import Secret
 from tasksecrets.webhook.config import Config
 from tasksecrets.webhook.mutating import Mutator, mutate_pod
 from tasksecrets.webhook.reviews import review
+from tasksecrets.webhook.server import encode_json
+from tasksecrets.webhook.service import build_baseline_review, build_review
 from tasksecrets.wire import encode_pod_metadata
 
 SECRETS = [
@@ -109,6 +111,7 @@ def bench_pure(rounds: int) -> list[tuple[str, float, float]]:
     pod = body["request"]["object"]
     raw = json.dumps(body).encode()
     mutator = Mutator(config)
+    served, baseline = build_review(config), build_baseline_review()
     result = mutate_pod(pod, config)
     assert result.allowed and result.patch, result.reason
     return [
@@ -120,6 +123,14 @@ def bench_pure(rounds: int) -> list[tuple[str, float, float]]:
         (
             "review(body bytes) (JSON in, review out)",
             *time_calls(lambda: review(raw, mutator), rounds=rounds),
+        ),
+        (
+            "served review + answer JSON (Global + K8s, as serve builds it)",
+            *time_calls(lambda: encode_json(served(raw).body), rounds=rounds),
+        ),
+        (
+            "baseline review + answer JSON (decode, echo uid, admit)",
+            *time_calls(lambda: encode_json(baseline(raw).body), rounds=rounds),
         ),
     ]
 

@@ -17,6 +17,7 @@ suffix is a decimal number are processed in numeric order (``s2`` before ``s10``
 from __future__ import annotations
 
 import base64
+import functools
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -41,6 +42,11 @@ INJECT_LABEL = "inject-flyte-secrets"
 INJECT_LABEL_VALUE = "true"
 ANNOTATION_PREFIX = "flyte.secrets/s"
 MAX_ANNOTATION_BYTES = 256 * 1024
+# Decoded annotations are cached: the same few requests (secret names, never values) come back on
+# every pod of a task. The cache holds at most this many entries, each at most this long, so a
+# flood of distinct or huge annotations cannot grow it.
+DECODE_CACHE_SIZE = 1024
+DECODE_CACHE_MAX_CHARS = 1024
 
 _STD = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 _OURS = "abcdefghijklmnopqrstuvwxyz123456"
@@ -341,15 +347,28 @@ def _field_value(name: str, token: tuple[str, Any]) -> Any:
 
 
 def decode_secret(value: str) -> Secret:
-    """Decode one annotation value into a Secret; WireError for anything that is not one."""
+    """Decode one annotation value into a Secret; WireError for anything that is not one.
+
+    Successful decodes of values up to ``DECODE_CACHE_MAX_CHARS`` are cached (Secrets are frozen,
+    so sharing one is safe); errors are not cached.
+    """
     if not isinstance(value, str):
         raise WireError(f"an annotation value must be a string, got {type(value).__name__}")
+    if len(value) <= DECODE_CACHE_MAX_CHARS:
+        return _decode_cached(value)
+    return _decode_uncached(value)
+
+
+def _decode_uncached(value: str) -> Secret:
     data = b32_decode(value)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise WireError("the decoded request is not valid UTF-8 text") from None
     return text_to_secret(text)
+
+
+_decode_cached = functools.lru_cache(maxsize=DECODE_CACHE_SIZE)(_decode_uncached)
 
 
 def _order(key: str) -> tuple[int, int, str]:
@@ -361,13 +380,30 @@ def _order(key: str) -> tuple[int, int, str]:
 
 def decode_pod_secrets(annotations: Mapping[str, Any]) -> list[Secret]:
     """The secret requests of a pod's annotations, in index order (see the module docstring)."""
-    keys = sorted(
-        (k for k in annotations if isinstance(k, str) and k.startswith(ANNOTATION_PREFIX)), key=_order
+    items = tuple(
+        (k, v) for k, v in annotations.items() if isinstance(k, str) and k.startswith(ANNOTATION_PREFIX)
     )
+    if not items:
+        return []
+    # The same few sets of requests come with every pod of a task: small sets are remembered whole.
+    if sum(len(k) + (len(v) if isinstance(v, str) else _POD_CACHE_MAX_CHARS) for k, v in items) <= (
+        _POD_CACHE_MAX_CHARS
+    ):
+        return list(_decode_items(items))
+    return list(_decode_items.__wrapped__(items))
+
+
+# The pod-level cache: at most this many sets of annotations, each at most this many characters.
+_POD_CACHE_SIZE = 256
+_POD_CACHE_MAX_CHARS = 8192
+
+
+@functools.lru_cache(maxsize=_POD_CACHE_SIZE)
+def _decode_items(items: tuple[tuple[str, Any], ...]) -> tuple[Secret, ...]:
     secrets = []
-    for key in keys:
+    for key, value in sorted(items, key=lambda item: _order(item[0])):
         try:
-            secrets.append(decode_secret(annotations[key]))
+            secrets.append(decode_secret(value))
         except WireError as exc:
             raise WireError(f"annotation {key} does not decode: {exc}") from None
-    return secrets
+    return tuple(secrets)

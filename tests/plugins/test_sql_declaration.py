@@ -193,3 +193,21 @@ def test_loader_finds_the_task_by_variable_and_by_name(tmp_path: Path) -> None:
 def test_sqlite_refuses_login_secrets_at_declaration() -> None:
     with pytest.raises(TaskDeclarationError, match=r"SQLite databases have no login.*password"):
         SQLAlchemyConfig(uri=URI, secret_connect_args={"password": PASSWORD})
+
+
+def test_repr_of_a_config_refused_half_way_works_and_hides_the_password() -> None:
+    """A config whose validation failed is still printable (tracebacks, debuggers) and shows no password."""
+    captured: list[BaseException] = []
+    try:
+        SQLAlchemyConfig(
+            uri="sqlite:///x.db",
+            connect_args={"password": "hunter2-literal"},
+            secret_connect_args={"password": Secret(group="db", key="password")},
+        )
+    except TaskDeclarationError as exc:
+        captured.append(exc)
+    assert captured, "a SQLite config with a password secret must be refused"
+    frame_locals = captured[0].__traceback__.tb_next.tb_frame.f_locals  # type: ignore[union-attr]
+    text = repr(frame_locals["self"])
+    assert text.startswith("SQLAlchemyConfig(uri=")
+    assert "hunter2-literal" not in text

@@ -166,3 +166,14 @@ def test_file_problems(tmp_path: Path) -> None:
     empty = tmp_path / "empty.yaml"
     empty.write_text("")
     assert load_config(empty).webhook.listen_port == 9443
+
+
+def test_bad_yaml_is_one_line_with_its_position_and_never_quotes_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text('webhook:\n  vaultSecretManager:\n    annotations: {token: "s3cr3t-token-value"\n')
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    message = str(info.value)
+    assert "\n" not in message
+    assert "not valid YAML at line" in message
+    assert "s3cr3t-token-value" not in message

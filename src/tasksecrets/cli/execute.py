@@ -21,7 +21,7 @@ import click
 from tasksecrets.errors import SecretError, TaskDeclarationError
 from tasksecrets.sdk.context import task_context
 from tasksecrets.sdk.exports import apply_env_exports
-from tasksecrets.sdk.loader import load_task
+from tasksecrets.sdk.loader import load_task, trim_internal_frames
 from tasksecrets.sdk.masking import format_exception_masked, mask_text
 from tasksecrets.sdk.task import Task
 from tasksecrets.sdk.values import load_value, write_values
@@ -74,7 +74,7 @@ def run_task_in_process(task: Task, inputs: dict[str, Any]) -> tuple[bool, Any]:
             return True, task.execute(**inputs)
         except Exception as exc:
             # Formatted while the task's values are still registered, so they come out masked.
-            return False, format_exception_masked(exc)
+            return False, format_exception_masked(trim_internal_frames(exc)).rstrip()
         finally:
             sys.stdout, sys.stderr = stdout, stderr
 
@@ -112,7 +112,8 @@ def execute_cmd(
     except TaskDeclarationError as exc:
         raise click.UsageError(str(exc)) from None
     except Exception as exc:
-        click.echo(f"error: importing {source} failed:\n{format_exception_masked(exc)}", err=True)
+        trimmed = format_exception_masked(trim_internal_frames(exc)).rstrip()
+        click.echo(f"error: importing {source} failed:\n{trimmed}", err=True)
         sys.exit(1)
     inputs = _read_inputs(task, inputs_path)
     ok, result = run_task_in_process(task, inputs)

@@ -10,7 +10,8 @@ import yaml
 
 from tasksecrets.errors import TaskSecretsError
 from tasksecrets.pods import DEFAULT_IMAGE, render_task_pod
-from tasksecrets.sdk.loader import load_task
+from tasksecrets.sdk.loader import load_task, trim_internal_frames
+from tasksecrets.sdk.masking import format_exception_masked
 
 __all__ = ["pod_group"]
 
@@ -35,6 +36,13 @@ def render_cmd(file: str, task_name: str, project: str, domain: str, image: str,
     except TaskSecretsError as exc:
         click.echo(f"Error: {exc}", err=True)
         sys.exit(2)
+    except Exception as exc:
+        # The file's own code failed to import: show where, from the user's first frame on.
+        click.echo(
+            f"Error: importing {file} failed:\n{format_exception_masked(trim_internal_frames(exc)).rstrip()}",
+            err=True,
+        )
+        sys.exit(1)
     if output == "json":
         click.echo(json.dumps(pod, indent=2))
     else:

@@ -104,9 +104,13 @@ def _format_user_error(exc: BaseException) -> str:
     # The user's code failed: show its traceback, without the frames of the runner that called it.
     frames = traceback.extract_tb(exc.__traceback__)
     own = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    keep = [f for f in frames if not os.path.abspath(f.filename).startswith(own + os.sep)]
+    user = [f for f in frames if not os.path.abspath(f.filename).startswith(own + os.sep)]
+    keep = [f for f in user if not f.filename.startswith("<frozen ")]
+    message = "".join(traceback.format_exception_only(type(exc), exc)).rstrip()
+    if not keep and isinstance(exc, SyntaxError):
+        return message  # names the file, line and column itself: no frame of the user's to show
     lines = ["Traceback (most recent call last):\n", *traceback.format_list(keep or frames)]
-    return "".join(lines + traceback.format_exception_only(type(exc), exc)).rstrip()
+    return "".join(lines) + message
 
 
 def _output_items(entity: Workflow | Task, result: Any) -> list[tuple[str, Any]]:

@@ -167,9 +167,18 @@ def _cert_command(*, rotate: bool) -> Callable[..., None]:
                 write_cert_files(Path(config.cert_dir), bundle, include_ca_key=False)
                 where += f" and {config.cert_dir}"
         because = f" ({reason})" if reason else ""
-        click.echo(f"{action} certificates in {where}{because}: {bundle!r}")
+        click.echo(f"{action} certificates in {where}{because}; {_describe_bundle(bundle)}")
 
     return command
+
+
+def _describe_bundle(bundle: Any) -> str:
+    # What an operator checks after init/rotate: the serving certificate's serial and expiry.
+    from cryptography import x509
+
+    cert = x509.load_pem_x509_certificate(bundle.tls_cert)
+    expiry = cert.not_valid_after_utc.strftime("%Y-%m-%d %H:%M UTC")
+    return f"serving certificate serial {cert.serial_number:x}, valid until {expiry}"
 
 
 @webhook_group.command("init-certs")

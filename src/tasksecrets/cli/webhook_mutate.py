@@ -21,6 +21,7 @@ from tasksecrets.injectors.global_ import GlobalSecretSource
 from tasksecrets.webhook.config import load_config
 from tasksecrets.webhook.mutating import Mutator
 from tasksecrets.webhook.reviews import review
+from tasksecrets.yamltext import describe_yaml_error
 
 __all__ = ["mutate_cmd"]
 
@@ -45,7 +46,10 @@ def _parse(raw: bytes) -> tuple[Any, str]:
     try:
         docs = [d for d in yaml.safe_load_all(raw) if d is not None]
     except (yaml.YAMLError, RecursionError) as exc:
-        _fail(f"the input is neither JSON nor YAML: {exc}")
+        _fail(
+            f"the input is neither JSON nor YAML {describe_yaml_error(exc)}; "
+            "give a Pod or AdmissionReview manifest"
+        )
     if len(docs) != 1:
         _fail(f"the input must hold one Pod or AdmissionReview, found {len(docs)} documents")
     return docs[0], "yaml"
@@ -80,8 +84,11 @@ def mutate_cmd(pod_file: Any, config_path: str | None, output: str | None) -> No
             sys.exit(1)
         return
     if not isinstance(data, dict) or data.get("kind") != "Pod":
-        kind = data.get("kind") if isinstance(data, dict) else type(data).__name__
-        _fail(f"the input must be a Pod or an AdmissionReview manifest, got {kind!r}")
+        if isinstance(data, dict):
+            got = f"kind {data.get('kind')!r}" if data.get("kind") else "a mapping without 'kind'"
+        else:
+            got = f"a {type(data).__name__} instead of a mapping (is it a manifest?)"
+        _fail(f"the input must be a Pod or an AdmissionReview manifest, got {got}")
     result = mutator.mutate(data)
     for warning in result.warnings:
         click.echo(f"Warning: {warning}", err=True)

@@ -16,7 +16,6 @@ secrets locally (:mod:`tasksecrets.local.materializers.aws`).
 
 from __future__ import annotations
 
-import posixpath
 from typing import TYPE_CHECKING, ClassVar
 
 from tasksecrets.injectors.base import SECRETS_MOUNT_DIR, PodEditor, env_value
@@ -25,6 +24,7 @@ from tasksecrets.injectors.files import (
     check_request,
     deliver_file,
     export_enabled,
+    join_path,
     prepare_exports,
     render_resources,
 )
@@ -49,7 +49,7 @@ def aws_secret_id(secret: Secret) -> str:
 
 def aws_secret_filename(secret: Secret) -> str:
     """``/<lower(group)>/<lower(key)>``, cleaned as a path join would (relative to the volume)."""
-    return posixpath.normpath(posixpath.join("/", secret.group.lower(), secret.key.lower()))
+    return join_path("/", secret.group.lower(), secret.key.lower())
 
 
 class AWSInjector:

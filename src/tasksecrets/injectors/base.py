@@ -17,9 +17,9 @@ edited the pod leaves the pod half-injected; the mutator then denies the pod wha
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar, runtime_checkable
 
 from tasksecrets.errors import ManifestError
 from tasksecrets.sdk.secret import Secret
@@ -38,6 +38,7 @@ __all__ = [
     "ContainerTarget",
     "Injector",
     "PodEditor",
+    "SecretMemo",
     "VolumeItemsEdit",
     "describe_secret",
     "env_from_secret_key",
@@ -80,6 +81,38 @@ def file_path_env_vars() -> list[dict[str, Any]]:
 def describe_secret(secret: Secret) -> str:
     """How denial messages name a secret: ``Secret(group=..., key=...)`` (never a value)."""
     return repr(secret)
+
+
+T = TypeVar("T")
+
+
+class SecretMemo(Generic[T]):
+    """What ``compute`` derives from a Secret's names (env var names, volume names, paths), remembered.
+
+    For names only, never for values. Decoded annotations are cached (:mod:`tasksecrets.wire`), so
+    the same Secret objects come back pod after pod: entries are found by the object's identity,
+    which costs less than hashing a Secret's five fields. Each entry keeps its Secret alive, so an
+    identity cannot be reused while its entry lives; the memo is cleared whole when it holds ``size``
+    entries, so it stays bounded.
+    """
+
+    def __init__(self, compute: Callable[[Secret], T], *, size: int = 1024) -> None:
+        self._compute = compute
+        self._size = size
+        self._entries: dict[int, tuple[Secret, T]] = {}
+
+    def __call__(self, secret: Secret) -> T:
+        entry = self._entries.get(id(secret))
+        if entry is not None and entry[0] is secret:
+            return entry[1]
+        value = self._compute(secret)
+        if len(self._entries) >= self._size:
+            self._entries.clear()
+        self._entries[id(secret)] = (secret, value)
+        return value
+
+    def __len__(self) -> int:
+        return len(self._entries)
 
 
 @runtime_checkable
@@ -185,6 +218,9 @@ class PodEditor:
         self.new_annotations: dict[str, str] = {}
         self.edit_count = 0
         self._targets: list[ContainerTarget] | None = None
+        # The edit of every original container in target order, for edits aimed at all targets
+        # while no init container was added (the common case, and the hot path of the webhook).
+        self._all_edits: list[ContainerEdit] | None = None
 
     # -- reading -----------------------------------------------------------------------------------
 
@@ -244,6 +280,18 @@ class PodEditor:
 
     def add_env(self, *env: dict[str, Any], targets: Iterable[ContainerTarget] | None = None) -> None:
         """Append env vars to every target container (default: all), skipping names it already has."""
+        if targets is None and not self.new_init_containers:
+            added = 0
+            for edit in self._all_edits or self._original_edits():
+                names, new_env = edit.env_names, edit.new_env
+                for var in env:
+                    name = var["name"]
+                    if name not in names:
+                        new_env.append(dict(var))
+                        names.add(name)
+                        added += 1
+            self.edit_count += added
+            return
         for target in (self._targets or self.container_targets()) if targets is None else targets:
             if target.is_new:
                 container = self.new_init_containers[target.index - len(self._orig[INIT_CONTAINERS])]
@@ -266,6 +314,13 @@ class PodEditor:
     ) -> None:
         """Mount a volume into every target container (default: all) that does not mount it yet."""
         name = mount["name"]
+        if targets is None and not self.new_init_containers:
+            for edit in self._all_edits or self._original_edits():
+                if name not in edit.mount_names:
+                    edit.new_mounts.append(dict(mount))
+                    edit.mount_names.add(name)
+                    self.edit_count += 1
+            return
         for target in (self._targets or self.container_targets()) if targets is None else targets:
             if target.is_new:
                 container = self.new_init_containers[target.index - len(self._orig[INIT_CONTAINERS])]
@@ -403,6 +458,13 @@ class PodEditor:
             )
             self.container_edits[(kind, index)] = edit
         return edit
+
+    def _original_edits(self) -> list[ContainerEdit]:
+        # The targets' order while no init container was added: init containers, then containers.
+        edits = [self._container_edit(INIT_CONTAINERS, i) for i in range(len(self._orig[INIT_CONTAINERS]))]
+        edits += [self._container_edit(CONTAINERS, i) for i in range(len(self._orig[CONTAINERS]))]
+        self._all_edits = edits
+        return edits
 
     def _iter_volumes(self) -> Iterable[Mapping[str, Any]]:
         for volume in self._orig_volumes:

@@ -15,7 +15,6 @@ ENV_VAR requests are served as the file plus an env export.
 
 from __future__ import annotations
 
-import posixpath
 import re
 from typing import TYPE_CHECKING, ClassVar
 
@@ -26,6 +25,7 @@ from tasksecrets.injectors.files import (
     check_request,
     deliver_file,
     export_enabled,
+    join_path,
     prepare_exports,
     render_resources,
 )
@@ -43,8 +43,8 @@ _SAFE = re.compile(r"^[A-Za-z0-9_./-]+$")
 
 def gcp_secret_paths(secret: Secret) -> tuple[str, str]:
     """``(D, P)``: the secret's directory and file, lower-cased and cleaned as a path join would."""
-    directory = posixpath.normpath(posixpath.join(SECRETS_MOUNT_DIR, secret.group)).lower()
-    return directory, posixpath.normpath(posixpath.join(directory, secret.group_version or "")).lower()
+    directory = join_path(SECRETS_MOUNT_DIR, secret.group).lower()
+    return directory, join_path(directory, secret.group_version or "").lower()
 
 
 def gcp_pull_script(secret: Secret) -> str:

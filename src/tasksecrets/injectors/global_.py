@@ -8,11 +8,20 @@ with the same value when the request names one: env_var works everywhere). FILE 
 secrets Global does not hold are passed on to the configured manager.
 
 This is the one injector that writes a secret value into the pod spec, as the contract demands.
+
+Speed (the webhook asks Global first for every secret of every pod): the process environment is
+read once, when the source is built (a process's environment does not change under it), keeping
+only the names with the prefix; the names in the secrets directory are listed once and listed again
+only when the directory's modification time changes, so a secret whose group is not there declines
+without touching the file system beyond one ``stat``. Files are always read afresh: values are never
+cached, and a group directory that appears later (a Kubernetes volume update) is seen on the next
+request.
 """
 
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
@@ -22,6 +31,7 @@ from tasksecrets.injectors.base import (
     ENV_PREFIX_VAR,
     SECRET_ENV_PREFIX,
     PodEditor,
+    SecretMemo,
     env_value,
     secret_env_name,
 )
@@ -31,6 +41,8 @@ if TYPE_CHECKING:
     from tasksecrets.webhook.config import Config
 
 __all__ = ["GlobalInjector", "GlobalSecretSource"]
+
+_FILE_REASON = "delivers environment variables only, not FILE requests"
 
 
 class GlobalSecretSource:
@@ -43,9 +55,16 @@ class GlobalSecretSource:
         secrets_dir: str | Path | None = "/etc/secrets",
         env_prefix: str = "FLYTE_SECRET_",
     ) -> None:
-        self._environ: Mapping[str, str] = {} if environ is None else environ
+        if environ is None:
+            environ = {}
+        self._has_environ = bool(environ)
+        if environ is os.environ:  # a snapshot: plain dict lookups instead of os.environ's encoding
+            environ = {name: value for name, value in environ.items() if name.startswith(env_prefix)}
+        self._environ: Mapping[str, str] = environ
         self.secrets_dir = Path(secrets_dir) if secrets_dir else None
+        self._listing = _DirListing(str(self.secrets_dir)) if self.secrets_dir is not None else None
         self.env_prefix = env_prefix
+        self._env_names = SecretMemo(self._derive_env_name)
 
     @classmethod
     def from_config(cls, config: Config, *, environ: Mapping[str, str] | None = None) -> GlobalSecretSource:
@@ -64,10 +83,13 @@ class GlobalSecretSource:
     @property
     def holds_nothing(self) -> bool:
         """True when there is neither an env mapping with entries nor a directory to read."""
-        return not self._environ and self.secrets_dir is None
+        return not self._has_environ and self.secrets_dir is None
 
     def env_name(self, secret: Secret) -> str:
         """The env var this source reads for ``secret``."""
+        return self._env_names(secret)
+
+    def _derive_env_name(self, secret: Secret) -> str:
         return f"{self.env_prefix}{secret.group.upper()}_{secret.key.upper()}"
 
     def file_path(self, secret: Secret) -> Path | None:
@@ -83,6 +105,8 @@ class GlobalSecretSource:
         value = self._environ.get(self.env_name(secret))
         if value is not None:
             return value
+        if self._listing is None or not self._listing.may_contain(secret.group):
+            return None
         path = self.file_path(secret)
         if path is None:
             return None
@@ -93,6 +117,39 @@ class GlobalSecretSource:
 
     def __repr__(self) -> str:
         return f"GlobalSecretSource(env_prefix={self.env_prefix!r}, secrets_dir={str(self.secrets_dir)!r})"
+
+
+class _DirListing:
+    """The entry names of a directory, listed again only when its ``stat`` changes.
+
+    A listing taken less than ``_RACY_SECONDS`` after the directory's modification time is not
+    trusted (an entry added within the same timestamp tick would not change it), so it is taken
+    again on the next call. When the directory cannot be listed, every name may be in it.
+    """
+
+    _RACY_SECONDS = 2.0
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._stamp: tuple[int, int, int] | None = None
+        self._names: frozenset[str] | None = frozenset()
+
+    def may_contain(self, name: str) -> bool:
+        """False only when ``name`` is known not to be an entry of the directory now."""
+        try:
+            st = os.stat(self.path)
+        except OSError:  # missing now: nothing to read; it is looked at again next time
+            self._stamp = None
+            return False
+        stamp = (st.st_dev, st.st_ino, st.st_mtime_ns)
+        if stamp != self._stamp:
+            try:
+                self._names = frozenset(os.listdir(self.path))
+            except OSError:  # not listable (permissions): fall back to trying the file itself
+                self._names = None
+            racy = time.time() - st.st_mtime < self._RACY_SECONDS
+            self._stamp = None if racy else stamp
+        return self._names is None or name in self._names
 
 
 def _is_plain_name(part: str) -> bool:
@@ -109,6 +166,8 @@ class GlobalInjector:
 
     def __init__(self, source: GlobalSecretSource) -> None:
         self.source = source
+        # Decline reasons by request: they name the env var and file looked at, never a value.
+        self._reasons = SecretMemo(self._not_held_reason)
 
     @classmethod
     def from_config(
@@ -119,17 +178,30 @@ class GlobalInjector:
 
     def inject(self, secret: Secret, editor: PodEditor) -> bool:
         """Inject as env vars when held and not a FILE request; else raise the reason to pass it on."""
+        reason = self.try_inject(secret, editor)
+        if reason is not None:
+            raise InjectionError(reason)
+        return True
+
+    def _not_held_reason(self, secret: Secret) -> str:
+        where = self.source.file_path(secret)
+        return f"not held by the webhook (env {self.source.env_name(secret)}" + (
+            f", file {where})" if where is not None else ")"
+        )
+
+    def try_inject(self, secret: Secret, editor: PodEditor) -> str | None:
+        """Like :meth:`inject`, returning the reason instead of raising it (None: injected).
+
+        The mutator calls this for every secret of every pod; most are declined, and a returned
+        reason costs less than a raised one.
+        """
         if secret.mount_requirement is MountType.FILE:
-            raise InjectionError("delivers environment variables only, not FILE requests")
+            return _FILE_REASON
         value = self.source.lookup(secret)
         if value is None:
-            where = self.source.file_path(secret)
-            raise InjectionError(
-                f"not held by the webhook (env {self.source.env_name(secret)}"
-                + (f", file {where})" if where is not None else ")")
-            )
+            return self._reasons(secret)
         env = [env_value(ENV_PREFIX_VAR, SECRET_ENV_PREFIX), env_value(secret_env_name(secret), value)]
         if secret.env_var:
             env.append(env_value(secret.env_var, value))
         editor.add_env(*env)
-        return True
+        return None

@@ -12,11 +12,16 @@ The Kubernetes Secret is named after the group, the key is the secret's key.
 Where a volume of the same ``secretName`` already exists under another name (another
 group_version), the mount refers to that volume, so the pod stays valid; Flyte would mount a
 volume name that does not exist.
+
+The names derived from a request (env var name, volume name, paths) are cached per Secret: they
+are names, never values, and the same requests come back on every pod of a task. The env and
+volume objects themselves are built afresh for each pod, so no pod shares them with another.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+import functools
+from typing import TYPE_CHECKING, ClassVar, NamedTuple
 
 from tasksecrets.errors import InjectionError
 from tasksecrets.injectors.base import (
@@ -24,6 +29,7 @@ from tasksecrets.injectors.base import (
     SECRET_ENV_PREFIX,
     SECRETS_MOUNT_DIR,
     PodEditor,
+    SecretMemo,
     env_from_secret_key,
     env_value,
     file_path_env_vars,
@@ -53,6 +59,28 @@ def check_env_var(secret: Secret) -> None:
         )
 
 
+class _Names(NamedTuple):
+    env_name: str  # UPPER(_FSEC_<group>_<key>)
+    volume: str  # the secret volume's name
+    path: str  # the item's path: lower(key)
+    group_dir: str  # where the volume is mounted
+    file: str  # group_dir/path
+
+
+def _derive_names(secret: Secret) -> _Names:
+    group_dir = f"{SECRETS_MOUNT_DIR}/{secret.group.lower()}"
+    path = secret.key.lower()
+    return _Names(secret_env_name(secret), secret_volume_name(secret), path, group_dir, f"{group_dir}/{path}")
+
+
+_names = SecretMemo(_derive_names)
+
+
+@functools.lru_cache(maxsize=1024)
+def _valid_env_var(env_var: str) -> bool:
+    return ENV_VAR_NAME_RE.match(env_var) is not None
+
+
 class K8sInjector:
     """Mounts or exposes Kubernetes Secrets; needs both group and key."""
 
@@ -68,24 +96,26 @@ class K8sInjector:
         if not secret.group or not secret.key:
             missing = " and ".join(f for f in ("group", "key") if not getattr(secret, f))
             raise InjectionError(f"needs both group and key; the request has no {missing}")
-        check_env_var(secret)
+        env_var = secret.env_var
+        if env_var and not _valid_env_var(env_var):
+            check_env_var(secret)  # raises with the reason
+        names = _names(secret)
         if secret.mount_requirement is MountType.ENV_VAR:
-            ref = env_from_secret_key(secret_env_name(secret), secret_name=secret.group, key=secret.key)
-            env = [ref]
-            if secret.env_var:
-                env.append({**ref, "name": secret.env_var})
-            env.append(env_value(ENV_PREFIX_VAR, SECRET_ENV_PREFIX))
-            editor.add_env(*env)
+            ref = env_from_secret_key(names.env_name, secret_name=secret.group, key=secret.key)
+            prefix = env_value(ENV_PREFIX_VAR, SECRET_ENV_PREFIX)
+            if env_var:
+                editor.add_env(ref, {**ref, "name": env_var}, prefix)
+            else:
+                editor.add_env(ref, prefix)
             return True
-        group_dir = f"{SECRETS_MOUNT_DIR}/{secret.group.lower()}"
         volume = editor.add_secret_volume_item(
-            volume_name=secret_volume_name(secret),
+            volume_name=names.volume,
             secret_name=secret.group,
-            item={"key": secret.key, "path": secret.key.lower()},
+            item={"key": secret.key, "path": names.path},
         )
-        editor.add_volume_mount({"name": volume, "readOnly": True, "mountPath": group_dir})
+        editor.add_volume_mount({"name": volume, "readOnly": True, "mountPath": names.group_dir})
         env = file_path_env_vars()
-        if secret.env_var:
-            env.append(env_value(secret.env_var, f"{group_dir}/{secret.key.lower()}"))
+        if env_var:
+            env.append(env_value(env_var, names.file))
         editor.add_env(*env)
         return True

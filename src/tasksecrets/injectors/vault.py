@@ -25,14 +25,19 @@ the file path, as with the other managers.
 from __future__ import annotations
 
 import hashlib
-import posixpath
 import re
 import uuid
 from typing import TYPE_CHECKING, ClassVar
 
 from tasksecrets.errors import InjectionError
 from tasksecrets.injectors.base import SECRETS_MOUNT_DIR, PodEditor
-from tasksecrets.injectors.files import check_request, deliver_file, export_enabled, prepare_exports
+from tasksecrets.injectors.files import (
+    check_request,
+    deliver_file,
+    export_enabled,
+    join_path,
+    prepare_exports,
+)
 from tasksecrets.sdk.secret import Secret
 
 if TYPE_CHECKING:
@@ -92,7 +97,7 @@ def vault_secret_id(secret: Secret, ordinal: int) -> str:
 
 def vault_file_path(secret: Secret) -> str:
     """Where the agent writes the secret: ``/etc/flyte/secrets/<group>/<key>``, case kept, cleaned."""
-    return posixpath.normpath(posixpath.join(SECRETS_MOUNT_DIR, f"{secret.group}/{secret.key}"))
+    return join_path(SECRETS_MOUNT_DIR, f"{secret.group}/{secret.key}")
 
 
 def _template(secret: Secret, kv_version: str) -> str | None:

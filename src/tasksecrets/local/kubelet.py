@@ -35,7 +35,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 import tasksecrets.local.materializers.k8s  # noqa: F401  (registers the built-in materializers)
-from tasksecrets.errors import TaskExecutionError, TaskSecretsError
+from tasksecrets.errors import StoreNameError, TaskExecutionError, TaskSecretsError
 from tasksecrets.local.materializers import (
     DIR_MODE,
     FILE_MODE,
@@ -144,6 +144,12 @@ def _reported(ctx: PodContext) -> Iterator[None]:
     # A materializer's unexpected error must not leak values through its message.
     try:
         yield
+    except StoreNameError as exc:
+        # The pod names a Secret Kubernetes would refuse (e.g. a Vault path as a K8s group).
+        raise TaskExecutionError(
+            f"pod {ctx.name} cannot start: {exc}. A group served by the K8s manager is the name of a "
+            "Kubernetes Secret; for paths such as Vault's, run with --config naming that manager"
+        ) from None
     except TaskSecretsError:
         raise
     except Exception as exc:

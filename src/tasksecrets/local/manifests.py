@@ -23,6 +23,7 @@ import yaml
 from tasksecrets.errors import ManifestError, StoreNameError
 from tasksecrets.local.naming import validate_data_key, validate_namespace, validate_secret_name
 from tasksecrets.local.store import SecretInfo
+from tasksecrets.yamltext import describe_yaml_error
 
 __all__ = [
     "KEYS_ANNOTATION",
@@ -63,11 +64,7 @@ def parse_secret_manifests(
     try:
         documents = [doc for doc in yaml.safe_load_all(text) if doc is not None]
     except yaml.YAMLError as exc:
-        # Only the problem and position: the default message quotes the offending line.
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or "syntax error"
-        raise ManifestError(f"{source}: not valid YAML or JSON{where}: {problem}") from None
+        raise ManifestError(f"{source}: not valid YAML or JSON {describe_yaml_error(exc)}") from None
     secrets: list[SecretManifest] = []
     for index, doc in enumerate(documents, start=1):
         where = f"{source}: document {index}"
@@ -192,6 +189,6 @@ def _checked(validate: Any, value: object, *, where: str) -> str:
 
 
 def _kind_of(value: object) -> str:
-    return {dict: "a mapping", list: "a list", str: "a string", type(None): "nothing"}.get(
-        type(value), f"a {type(value).__name__}"
-    )
+    kinds = {dict: "a mapping", list: "a list", str: "a string", type(None): "nothing", bool: "a boolean"}
+    kinds.update({int: "a number", float: "a number"})
+    return kinds.get(type(value), f"a {type(value).__name__}")

@@ -275,8 +275,10 @@ class LocalClusterExecutor:
                 if done.returncode < 0
                 else f"exited with code {done.returncode}"
             )
+            # The entrypoint's own "error: task ... failed:" line would repeat the one above it.
+            detail = stderr.rstrip().removeprefix(f"error: task {task.name!r} failed:\n")
             raise TaskExecutionError(
-                f"task {task.name!r} failed: its process (pod {run.pod_name}) {how}\n{stderr.rstrip()}"
+                f"task {task.name!r} failed: its process (pod {run.pod_name}) {how}\n{detail}"
             )
         try:
             outputs = read_values(str(outputs_path))

@@ -113,6 +113,11 @@ class SecretStore:
         wrong one raises StoreKeyError; a missing key is reported by the first call that needs it.
         """
         store = cls(resolve_home(home), master_key=master_key)
+        if store._home.exists() and not store._home.is_dir():
+            raise StoreError(
+                f"the store's home {store._home} is a file, not a directory: set TASKSECRETS_HOME to a "
+                "directory (it is created on the first write)"
+            )
         if master_key is not None:
             find_master_key(store._home, master_key=master_key)  # rejects a malformed key now
         try:

@@ -96,6 +96,8 @@ class SQLAlchemyConfig:
     _secrets: dict[str, Secret] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        # Set first, so the repr of a half-built config (in a traceback, a debugger) still works.
+        object.__setattr__(self, "_secrets", {})
         if not isinstance(self.uri, str) or ("://" not in self.uri and not self.uri.startswith("sqlite:")):
             raise TaskDeclarationError(
                 f"SQLAlchemyConfig: uri must be an SQLAlchemy database URL string, got "
@@ -148,12 +150,10 @@ class SQLAlchemyConfig:
     def __repr__(self) -> str:
         shown = {
             name: "***" if is_sensitive_name(name) else value
-            for name, value in (self.connect_args or {}).items()
+            for name, value in (self.connect_args.items() if isinstance(self.connect_args, Mapping) else ())
         }
-        return (
-            f"SQLAlchemyConfig(uri={redact_uri(self.uri)!r}, connect_args={shown!r}, "
-            f"secret_connect_args={self._secrets!r})"
-        )
+        uri = redact_uri(self.uri) if isinstance(self.uri, str) else type(self.uri).__name__
+        return f"SQLAlchemyConfig(uri={uri!r}, connect_args={shown!r}, secret_connect_args={self._secrets!r})"
 
 
 def _merge_requests(requested: tuple[Secret, ...], extra: Iterable[Secret]) -> list[Secret]:

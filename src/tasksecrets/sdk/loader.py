@@ -17,7 +17,27 @@ from types import ModuleType
 from tasksecrets.errors import TaskDeclarationError
 from tasksecrets.sdk.task import Task
 
-__all__ = ["load_module", "load_task", "module_name_for_file"]
+__all__ = ["load_module", "load_task", "module_name_for_file", "trim_internal_frames"]
+
+
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _is_machinery(filename: str) -> bool:
+    return filename.startswith("<frozen ") or os.path.abspath(filename).startswith(_PACKAGE_DIR + os.sep)
+
+
+def trim_internal_frames(exc: BaseException) -> BaseException:
+    """``exc`` without the leading traceback frames of tasksecrets and importlib.
+
+    What is left starts in the user's code (the imported file, the task's function); a SyntaxError
+    keeps no frame at all, so it formats as its file, line and message only. Returns ``exc`` itself
+    (its traceback replaced).
+    """
+    tb = exc.__traceback__
+    while tb is not None and _is_machinery(tb.tb_frame.f_code.co_filename):
+        tb = tb.tb_next
+    return exc.with_traceback(tb)
 
 
 def module_name_for_file(path: str) -> tuple[str, str]:

@@ -17,6 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from tasksecrets.errors import ConfigError
+from tasksecrets.yamltext import describe_yaml_error
 
 __all__ = [
     "AWSManagerConfig",
@@ -299,5 +300,5 @@ def load_config(path: str | Path | None = None) -> Config:
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise ConfigError(f"the config file {file} is not valid YAML: {exc}") from None
+        raise ConfigError(f"the config file {file} is not valid YAML {describe_yaml_error(exc)}") from None
     return parse_config(data, source=str(file))

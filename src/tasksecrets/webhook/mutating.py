@@ -74,6 +74,10 @@ class Mutator:
                     chain.append(create_injector(name, config, global_secrets=global_secrets))
             injectors = chain
         self.injectors: tuple[Injector, ...] = tuple(injectors)
+        # Global declines most secrets: it can say so without raising (see GlobalInjector.try_inject).
+        self._chain = tuple(
+            (i, i.try_inject if isinstance(i, GlobalInjector) else None) for i in self.injectors
+        )
 
     def mutate(self, pod: Mapping[str, Any]) -> MutationResult:
         """Mutate one pod (a dict as decoded from JSON); never changes ``pod``."""
@@ -89,10 +93,16 @@ class Mutator:
         failures: list[str] = []
         for secret in secrets:
             reasons: list[str] = []
-            for injector in self.injectors:
+            for injector, try_inject in self._chain:
                 before, known = editor.edit_count, len(reasons)
                 try:
-                    injected = injector.inject(secret, editor)
+                    if try_inject is not None:
+                        reason = try_inject(secret, editor)
+                        if reason is not None:
+                            reasons.append(f"{injector.name}: {reason}")
+                        injected = reason is None
+                    else:
+                        injected = injector.inject(secret, editor)
                 except InjectionError as exc:
                     reasons.append(f"{injector.name}: {exc}")
                     injected = False

@@ -1,0 +1,108 @@
+"""The review's JSON fast path (orjson) against the standard library it must match byte for byte.
+
+Reading: every body gives what ``json.loads`` gives, or the same error message. Writing: the
+patch is exactly ``json.dumps(..., separators=(",", ":"), ensure_ascii=False)`` in UTF-8.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tasksecrets.webhook import reviews
+from tasksecrets.webhook.reviews import _dump_patch, _load, _load_std, parse_body
+
+
+def outcome(func: Any, body: Any) -> tuple[str, Any]:
+    try:
+        return ("ok", func(body))
+    except ValueError as exc:
+        return ("error", str(exc))
+
+
+def std_dumps(obj: Any) -> bytes:
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def test_orjson_is_the_fast_path() -> None:
+    assert reviews._fast_loads is not None and reviews._fast_dumps is not None
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"a": 1, "b": [true, false, null], "c": "\\u00e9\\u2028"}',
+        b'{"big": 18446744073709551616, "neg": -9223372036854775809}',  # stay exact integers
+        b'{"n": 123456789012345678901234567890.5}',
+        b'{"a": 1, "a": {"b": 2}}',
+        b'{"f": 1e400}',  # the standard library reads infinity; orjson refuses it
+        b'{"x": NaN}',
+        b'{"s": "\\ud800"}',  # a lone surrogate escape: the standard library accepts it
+        b'{"s": "\xed\xa0\x80"}',  # an encoded surrogate: not UTF-8
+        b"\xff\xfe{}",
+        b"\xef\xbb\xbf{}",
+        b"[" * 5000 + b"]" * 5000,
+        b"",
+        b"  \n",
+        b"{",
+        b'{"a":1} x',
+        b"[1, 2,]",
+        b'"text"',
+        b"-0",
+        b'{"f": 1e-400, "g": 0.30000000000000004, "h": 5e-324}',
+    ],
+)
+def test_fast_reading_matches_the_standard_library(body: bytes) -> None:
+    fast, std = outcome(_load, body), outcome(_load_std, body)
+    assert fast == std
+    assert repr(fast) == repr(std)  # int stays int, floats the same digits
+    assert outcome(parse_body, body) == std
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.recursive(
+        st.none()
+        | st.booleans()
+        | st.integers(min_value=-(2**70), max_value=2**70)
+        | st.floats(allow_nan=False, allow_infinity=False)
+        | st.text(),
+        lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(), children, max_size=4),
+        max_leaves=12,
+    )
+)
+def test_any_document_reads_and_writes_like_the_standard_library(doc: Any) -> None:
+    try:
+        text = std_dumps(doc)
+    except UnicodeEncodeError:  # lone surrogates from st.text(): the writer must fail the same way
+        with pytest.raises(UnicodeEncodeError):
+            _dump_patch(doc)
+        return
+    assert _dump_patch(doc) == text
+    for body in (text, json.dumps(doc).encode("ascii")):
+        assert repr(outcome(_load, body)) == repr(outcome(_load_std, body))
+
+
+@pytest.mark.parametrize(
+    "value",
+    [1e-05, 3.6e-05, 1e-07, 9.5e-09, 0.0001, 1e16, 1.5, -0.0, 2**64, -(2**63) - 1, "e-5", "0.0000"],
+)
+def test_patch_writing_matches_for_numbers_orjson_writes_differently(value: Any) -> None:
+    patch = [{"op": "add", "path": "/metadata/annotations/a~1b", "value": {"x": value, "y": "é"}}]
+    assert _dump_patch(patch) == std_dumps(patch)
+
+
+def test_patch_writing_handles_odd_objects_like_the_standard_library() -> None:
+    class Opaque:
+        pass
+
+    with pytest.raises(TypeError):
+        std_dumps([{"v": Opaque()}])
+    with pytest.raises(TypeError):
+        _dump_patch([{"v": Opaque()}])
+    keys: dict[Any, str] = {1.5: "float key", 2: "int key", True: "bool key", None: "null key"}
+    assert _dump_patch([keys]) == std_dumps([keys])  # orjson refuses such keys; the fallback writes them
