@@ -366,7 +366,7 @@ def test_aws_filename_is_cleaned_like_go(group: str, key: str, filename: str) ->
     result = mutate_flyte_pod(
         flyte_pod([Secret.from_wire(group=group, key=key)]), {"secretManagerType": "AWS"}
     )
-    env = {e["name"]: e["value"] for e in result.pod["spec"]["initContainers"][0]["env"]}
+    env = {e["name"]: e.get("value", "") for e in result.pod["spec"]["initContainers"][0]["env"]}
     assert env["SECRET_FILENAME"] == filename
 
 

@@ -142,8 +142,8 @@ def container_env(pod: dict[str, Any]) -> dict[str, str]:
     env: dict[str, str] = {}
     annotations = pod["metadata"]["annotations"]
     for entry in pod["spec"]["containers"][0]["env"]:
-        if "value" in entry:
-            env[entry["name"]] = entry["value"]
+        if "valueFrom" not in entry:
+            env[entry["name"]] = entry.get("value", "")  # Kubernetes: no value means ""
         else:
             path = entry["valueFrom"]["fieldRef"]["fieldPath"]
             key = path.removeprefix("metadata.annotations['").removesuffix("']")

@@ -22,7 +22,7 @@ MOUNTS = (ANY, FILE, ENV)
 EXPORT_ANNOTATION = "tasksecrets.dev/export-env"
 PATH_ENV = [
     {"name": "FLYTE_SECRETS_DEFAULT_DIR", "value": "/etc/flyte/secrets"},
-    {"name": "FLYTE_SECRETS_FILE_PREFIX", "value": ""},
+    {"name": "FLYTE_SECRETS_FILE_PREFIX"},
 ]
 EXPORT_ENV = [
     {"name": "FLYTE_SECRETS_ENV_PREFIX", "value": "_FSEC_"},

@@ -14,7 +14,7 @@ ENV, FILE, ANY = MountType.ENV_VAR, MountType.FILE, MountType.ANY
 REF = {"secretKeyRef": {"name": "user-info", "key": "user_secret", "optional": True}}
 PATH_ENV = [
     {"name": "FLYTE_SECRETS_DEFAULT_DIR", "value": "/etc/flyte/secrets"},
-    {"name": "FLYTE_SECRETS_FILE_PREFIX", "value": ""},
+    {"name": "FLYTE_SECRETS_FILE_PREFIX"},
 ]
 
 

@@ -185,6 +185,7 @@ def test_scrub_environ_removes_secret_like_names_and_keeps_the_rest() -> None:
         "USER-INFO_USER_SECRET": "c",
         "MY_VAR": "d",
         "TASKSECRETS_MASTER_KEY": "e",
+        "TASKSECRETS_EXPORT_ENV": "{}",
         "CUSTOM_PFX_THING": "f",
     }
     secrets = [Secret(group="user-info", key="user_secret", env_var="MY_VAR")]

@@ -9,7 +9,7 @@ import pytest
 from sdk_helpers import FAKE_VALUE, write_secret
 
 from tasksecrets import Secret, current_context, task
-from tasksecrets.errors import SecretNotRequestedError
+from tasksecrets.errors import SecretNotFoundError, SecretNotRequestedError
 from tasksecrets.testing import SecretsManager, mock_secrets
 
 
@@ -142,3 +142,21 @@ def test_reprs_carry_no_values() -> None:
             repr(Secret(group="g", key="k")),
         ):
             assert FAKE_VALUE not in text
+
+
+def test_a_gcp_file_named_after_its_version_is_found(tmp_path: Path) -> None:
+    """GCP's init container writes <dir>/<group>/<group_version>; flytekit looks for
+    <dir>/<group>/<group_version>/<key>. Ours falls back to GCP's file after flytekit's paths."""
+    os.environ["FLYTE_SECRETS_DEFAULT_DIR"] = str(tmp_path)
+    write_secret(tmp_path / "projects" / "p" / "secrets" / "api-token" / "latest", FAKE_VALUE)
+
+    @task(
+        secret_requests=[Secret(group="projects/p/secrets/API-Token", key="unused", group_version="latest")]
+    )
+    def read() -> str:
+        return str(current_context().secrets.get("projects/p/secrets/API-Token", "unused", "latest"))
+
+    assert read() == FAKE_VALUE
+    with pytest.raises(SecretNotFoundError) as info:
+        SecretsManager().get("projects/p/secrets/API-Token", "unused", "v2")
+    assert str(tmp_path / "projects/p/secrets/api-token/v2") in str(info.value)

@@ -159,11 +159,13 @@ def test_admit_policy_admits_without_the_secret_and_warns() -> None:
     assert len(result.warnings) == 1 and "Secret(group='', key='k')" in result.warnings[0]
 
 
-def test_undecodable_annotations_are_denied_with_400_even_when_admitting() -> None:
+def test_undecodable_annotations_are_denied_with_400_unless_admitting() -> None:
     pod = make_pod([Secret(group="ok", key="k")])
     pod["metadata"]["annotations"]["flyte.secrets/s1"] = "not base32!"
-    result = mutate_checked(pod, Mutator(config(onInjectionError="admit")))
+    result = mutate_checked(pod, Mutator(config()))
     assert not result.allowed and result.code == 400 and "flyte.secrets/s1" in (result.reason or "")
+    result = mutate_checked(pod, Mutator(config(onInjectionError="admit")))
+    assert result.allowed and result.patch == [] and "flyte.secrets/s1" in result.warnings[0]
 
 
 def test_an_injector_failing_after_editing_denies_and_bugs_do_not_crash() -> None:

@@ -17,6 +17,7 @@ edited the pod leaves the pod half-injected; the mutator then denies the pod wha
 
 from __future__ import annotations
 
+import posixpath
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar, runtime_checkable
@@ -44,6 +45,7 @@ __all__ = [
     "env_from_secret_key",
     "env_value",
     "file_path_env_vars",
+    "join_path",
     "secret_env_name",
 ]
 
@@ -75,7 +77,19 @@ def env_from_secret_key(name: str, *, secret_name: str, key: str) -> dict[str, A
 
 def file_path_env_vars() -> list[dict[str, Any]]:
     """The two path env vars file-based injectors set (directory, then the empty file prefix)."""
-    return [env_value(DEFAULT_DIR_VAR, SECRETS_MOUNT_DIR), env_value(FILE_PREFIX_VAR, "")]
+    # The prefix is empty: Flyte's Go EnvVar{Value: ""} marshals without "value", as the API server
+    # stores it, so the entry is the bare name (the same meaning: an unset value is "").
+    return [env_value(DEFAULT_DIR_VAR, SECRETS_MOUNT_DIR), {"name": FILE_PREFIX_VAR}]
+
+
+def join_path(*parts: str) -> str:
+    """Join and clean path parts as Go's ``filepath.Join`` does (what Flyte's injectors use).
+
+    Unlike ``posixpath.join``, a part starting with ``/`` does not discard the parts before it,
+    empty parts are skipped, and a leading ``//`` is cleaned to ``/``.
+    """
+    joined = posixpath.normpath("/".join(p for p in parts if p)) if any(parts) else ""
+    return "/" + joined.lstrip("/") if joined.startswith("//") else joined
 
 
 def describe_secret(secret: Secret) -> str:

@@ -22,6 +22,7 @@ from tasksecrets.injectors.base import (
     PodEditor,
     env_value,
     file_path_env_vars,
+    join_path,
     secret_env_name,
 )
 from tasksecrets.injectors.k8s import check_env_var
@@ -46,16 +47,6 @@ EXPORT_ENV = {
     "name": EXPORT_ENV_VAR,
     "valueFrom": {"fieldRef": {"fieldPath": f"metadata.annotations['{EXPORT_ANNOTATION}']"}},
 }
-
-
-def join_path(*parts: str) -> str:
-    """Join and clean path parts as Go's ``filepath.Join`` does (what Flyte's injectors use).
-
-    Unlike ``posixpath.join``, a part starting with ``/`` does not discard the parts before it,
-    empty parts are skipped, and a leading ``//`` is cleaned to ``/``.
-    """
-    joined = posixpath.normpath("/".join(p for p in parts if p)) if any(parts) else ""
-    return "/" + joined.lstrip("/") if joined.startswith("//") else joined
 
 
 def export_enabled(config: Config) -> bool:

@@ -33,6 +33,7 @@ from tasksecrets.injectors.base import (
     env_from_secret_key,
     env_value,
     file_path_env_vars,
+    join_path,
     secret_env_name,
 )
 from tasksecrets.sdk.secret import ENV_VAR_NAME_RE, MountType, Secret
@@ -68,9 +69,12 @@ class _Names(NamedTuple):
 
 
 def _derive_names(secret: Secret) -> _Names:
-    group_dir = f"{SECRETS_MOUNT_DIR}/{secret.group.lower()}"
+    # Cleaned as Go's filepath.Join cleans it, so "group/" and "/group" mount where Flyte mounts them.
+    group_dir = join_path(SECRETS_MOUNT_DIR, secret.group.lower())
     path = secret.key.lower()
-    return _Names(secret_env_name(secret), secret_volume_name(secret), path, group_dir, f"{group_dir}/{path}")
+    return _Names(
+        secret_env_name(secret), secret_volume_name(secret), path, group_dir, join_path(group_dir, path)
+    )
 
 
 _names = SecretMemo(_derive_names)

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from tasksecrets.errors import TaskExecutionError
 from tasksecrets.local.kubelet import materialize_pod, remove_tree
+from tasksecrets.sdk.exports import EXPORT_ENV_VAR
 from tasksecrets.sdk.masking import mask_values
 from tasksecrets.sdk.naming import format_env_var
 from tasksecrets.sdk.secret import Secret
@@ -55,7 +56,13 @@ __all__ = [
 # prefix, Global's prefix, the path settings the pod sets itself), and the keys that open every
 # secret at once (the store's master key, a Vault token the kubelet's materializers may use).
 SCRUBBED_PREFIXES = ("_FSEC_", "FLYTE_SECRET_", "FLYTE_SECRETS_")
-SCRUBBED_NAMES = ("TASKSECRETS_MASTER_KEY", "VAULT_TOKEN", "BAO_TOKEN")
+SCRUBBED_NAMES = (
+    "TASKSECRETS_MASTER_KEY",
+    "VAULT_TOKEN",
+    "BAO_TOKEN",
+    # the export spec of the pod, never a stale one of the parent (see tasksecrets.sdk.exports)
+    EXPORT_ENV_VAR,
+)
 
 
 def secret_env_names(secrets: Iterable[Secret]) -> set[str]:

@@ -10,7 +10,8 @@ Lookup order for ``get(group, key, group_version)`` (first hit wins, values stri
 
 4. with a version: the env var names and the file path without the version (the webhook never
    puts the version into names or paths);
-5. the file with case kept, ``<dir>/<Group>/<Key>`` (and with the version), where Vault's agent writes.
+5. the file with case kept, ``<dir>/<Group>/<Key>`` (and with the version), where Vault's agent writes;
+6. with a version: the file ``<dir>/<group>/<version>``, lower-cased, where GCP's init container writes.
 
 Inside a running task, a secret the task did not request is refused (least privilege) before any
 lookup; every value found is registered for masking. Messages never carry a value.
@@ -18,6 +19,7 @@ lookup; every value found is registered for masking. Messages never carry a valu
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from tasksecrets.errors import SecretError, SecretNotFoundError, SecretNotRequestedError
@@ -151,6 +153,11 @@ def find_secret(
             )
             if path not in paths:
                 paths.append(path)
+    if group_version:
+        # GCP's layout: the file is named after the version, <dir>/<group>/<group_version>.
+        path = os.path.join(config.default_dir, group.lower(), group_version.lower())
+        if path not in paths:
+            paths.append(path)
     for path in paths[1:]:
         if tried is not None:
             tried.append(f"file {path}")

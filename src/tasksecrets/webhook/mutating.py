@@ -83,8 +83,17 @@ class Mutator:
         """Mutate one pod (a dict as decoded from JSON); never changes ``pod``."""
         try:
             editor = PodEditor(pod)
+        except ManifestError as exc:
+            return _deny(pod, f"the pod cannot be mutated: {exc}", code=INVALID_CODE)
+        try:
             secrets = decode_pod_secrets(editor.original_annotations)
-        except (ManifestError, WireError) as exc:
+        except WireError as exc:
+            if self.admit_on_error:
+                # Flyte v1's behaviour, which `onInjectionError: admit` restores: the pod goes on
+                # without its secrets, and the reason is returned as an admission warning.
+                return MutationResult(
+                    allowed=True, patch=[], pod=dict(pod), warnings=[f"admitted without its secrets: {exc}"]
+                )
             return _deny(pod, f"the pod cannot be mutated: {exc}", code=INVALID_CODE)
         if not secrets:
             return MutationResult(allowed=True, patch=[], pod=dict(pod))
