@@ -31,20 +31,15 @@ import time
 from pathlib import Path
 from typing import Any
 
+from _stats import percentile, write_readme_section
+
 ROOT = Path(__file__).resolve().parent.parent
-README = Path(__file__).resolve().parent / "README.md"
 COMMAND = "python benchmarks/local_run.py --write-readme"
 SEED = ROOT / "examples" / "use_secrets.py"
 PEER = ROOT / "benchmarks" / "peers" / "flytekit_use_secrets.py"
 NS = "flytesnacks-development"
 FAKE = {"user_secret": b"fake-user-secret-1", "username": b"fake-username-2", "password": b"fake-password-3"}
 BIN = Path(sys.executable).parent
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))
-    return ordered[index]
 
 
 def clean_environ() -> dict[str, str]:
@@ -173,14 +168,7 @@ def write_readme(table: str) -> None:
         "interpreter starting.\n\n"
         f"{table}\n"
     )
-    text = README.read_text() if README.exists() else "# Benchmarks\n\nOne script per measured claim.\n"
-    start = text.find("## Local cluster\n")
-    if start == -1:
-        text = text.rstrip("\n") + "\n\n" + section
-    else:
-        end = text.find("\n## ", start + 1)
-        text = text[:start] + section + (text[end + 1 :] if end != -1 else "")
-    README.write_text(text)
+    write_readme_section("Local cluster", section)
 
 
 def main() -> None:

@@ -23,14 +23,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from _stats import percentile, write_readme_section
+
 COMMAND = "python benchmarks/sdk.py --write-readme"
-README = Path(__file__).resolve().parent / "README.md"
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))
-    return ordered[index]
 
 
 def time_import(module: str, runs: int) -> list[float]:
@@ -92,14 +87,7 @@ def write_readme(table: str) -> None:
         "`test` extra). Import times are measured inside a fresh interpreter; `get` in one process.\n\n"
         f"{table}\n"
     )
-    text = README.read_text() if README.exists() else "# Benchmarks\n\nOne script per measured claim.\n"
-    start = text.find("## SDK\n")
-    if start == -1:
-        text = text.rstrip("\n") + "\n\n" + section
-    else:
-        end = text.find("\n## ", start + 1)
-        text = text[:start] + section + (text[end + 1 :] if end != -1 else "")
-    README.write_text(text)
+    write_readme_section("SDK", section)
 
 
 def main() -> None:

@@ -22,7 +22,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import ssl
 import statistics
 import subprocess
@@ -32,6 +31,10 @@ import time
 import urllib.request
 from pathlib import Path
 from typing import Any
+
+# The test suite's server harness builds the same command line; use it rather than restate it.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "webhook"))
+from serverproc import free_port, serve_command
 
 from tasksecrets.sdk.secret import Secret
 from tasksecrets.webhook.config import Config
@@ -190,29 +193,12 @@ def bench_managers(rounds: int) -> list[tuple[str, float, float]]:
 # -- over TLS ------------------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def start_server(workdir: Path, *, baseline: bool) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
-    config = workdir / "webhook.yaml"
     extra = ["--baseline"] if baseline else []
-    cmd = [
-        sys.executable,
-        "-m",
-        "tasksecrets",
-        "webhook",
-        "serve",
-        "--config",
-        str(config),
-        "--host",
-        "127.0.0.1",
-    ]
     proc = subprocess.Popen(
-        [*cmd, "--port", str(port), "--log-level", "warning", *extra], stderr=subprocess.DEVNULL
+        serve_command(workdir / "webhook.yaml", "--port", str(port), "--log-level", "warning", *extra),
+        stderr=subprocess.DEVNULL,
     )
     context = ssl.create_default_context(cafile=str(workdir / "certs" / "ca.crt"))
     deadline = time.monotonic() + 60

@@ -28,7 +28,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -81,6 +81,20 @@ class MotoServer:
     region: str
     access_key_id: str
     secret_access_key: str
+
+    def create_secrets(self, values: Mapping[str, str]) -> None:
+        """Store each ``name: value`` in the server's Secrets Manager (plain-text secrets)."""
+        import boto3
+
+        client = boto3.client(
+            "secretsmanager",
+            endpoint_url=self.endpoint_url,
+            region_name=self.region,
+            aws_access_key_id=self.access_key_id,
+            aws_secret_access_key=self.secret_access_key,
+        )
+        for name, value in values.items():
+            client.create_secret(Name=name, SecretString=value)
 
     def env(self) -> dict[str, str]:
         return {

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
+from childproc import run_tasksecrets
 from services import MotoServer
 from tasksecrets.sdk.secret import Secret
 from tasksecrets.webhook.config import parse_config
@@ -39,7 +38,8 @@ ENV, FILE = Secret.MountType.ENV_VAR, Secret.MountType.FILE
     secret_requests=[
         Secret(group=GROUP, key="db-pass", mount_requirement=FILE),
         Secret(group=GROUP + ":", key=":api-token", mount_requirement=ENV, env_var="MY_VAR"),
-        Secret(group=GROUP, key="cert", env_var="CERT_PATH"),
+        Secret(group=GROUP, key="cert", mount_requirement=FILE, env_var="CERT_PATH"),
+        Secret(group=GROUP, key="db-pass", env_var="DB_PASS"),
     ]
 )
 def read_all() -> str:
@@ -51,6 +51,8 @@ def read_all() -> str:
         os.environ[("_FSEC_" + GROUP + ":_:api-token").upper()] == {VALUES["api-token"]!r},
         open(os.environ["CERT_PATH"]).read() == {VALUES["cert"]!r},
         secrets.get(GROUP, "cert") == {VALUES["cert"]!r},
+        # ANY is delivered as a file, but env_var holds the value (the entrypoint swaps the path)
+        os.environ["DB_PASS"] == {VALUES["db-pass"]!r},
     ]
     return " ".join("ok" if c else "FAILED" for c in checks)
 
@@ -63,28 +65,12 @@ def wf() -> str:
 
 @pytest.fixture(scope="module")
 def aws_secrets(moto_server: MotoServer) -> MotoServer:
-    client = boto3.client(
-        "secretsmanager",
-        endpoint_url=moto_server.endpoint_url,
-        region_name=moto_server.region,
-        aws_access_key_id=moto_server.access_key_id,
-        aws_secret_access_key=moto_server.secret_access_key,
-    )
-    for key, value in VALUES.items():
-        client.create_secret(Name=key, SecretString=value)
+    moto_server.create_secrets(VALUES)
     return moto_server
 
 
 def run_cli(args: list[str], *, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "tasksecrets", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=cwd,
-        timeout=120,
-        check=False,
-    )
+    return run_tasksecrets(args, env=env, cwd=cwd)
 
 
 def base_env(tmp_path: Path, extra: dict[str, str]) -> dict[str, str]:

@@ -37,7 +37,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 from flytekit.models.security import Secret as FlytekitSecret
 from google.protobuf import text_format
@@ -221,15 +220,7 @@ def test_global_secrets_are_read_by_flytekit(
 
 @pytest.fixture(scope="module")
 def aws_secrets(moto_server: MotoServer) -> MotoServer:
-    client = boto3.client(
-        "secretsmanager",
-        endpoint_url=moto_server.endpoint_url,
-        region_name=moto_server.region,
-        aws_access_key_id=moto_server.access_key_id,
-        aws_secret_access_key=moto_server.secret_access_key,
-    )
-    for key, value in AWS_VALUES.items():
-        client.create_secret(Name=key, SecretString=value)
+    moto_server.create_secrets(AWS_VALUES)
     return moto_server
 
 

@@ -24,6 +24,7 @@ from typing import Any
 import hvac
 import pytest
 
+from childproc import run_tasksecrets
 from services import OpenBao, Postgres
 from tasksecrets.local.materializers.vault import build_agent_config, read_agent_secrets
 from tasksecrets.sdk.secret import MountType, Secret
@@ -196,11 +197,8 @@ def test_agent_renders_what_the_webhook_asks_and_a_task_reads_it(
     env = clean_env(**container_env(pod))
     assert env["FLYTE_SECRETS_DEFAULT_DIR"] == "/etc/flyte/secrets"
     env["FLYTE_SECRETS_DEFAULT_DIR"] = str(secrets_dir)  # where the volume is mounted here
-    done = subprocess.run(
+    done = run_tasksecrets(
         [
-            sys.executable,
-            "-m",
-            "tasksecrets",
             "execute",
             "--file",
             "tasks.py",
@@ -211,12 +209,8 @@ def test_agent_renders_what_the_webhook_asks_and_a_task_reads_it(
             "--outputs",
             "outputs.json",
         ],
-        capture_output=True,
-        text=True,
         env=env,
         cwd=tmp_path,
-        timeout=120,
-        check=False,
     )
     assert done.returncode == 0, done.stderr
     assert "ok ok ok ok ok ok" in (tmp_path / "outputs.json").read_text()
@@ -240,11 +234,8 @@ def test_tasksecrets_run_with_a_vault_config(
         VAULT_ADDR=vault.address,
         VAULT_TOKEN=vault.token,
     )
-    done = subprocess.run(
+    done = run_tasksecrets(
         [
-            sys.executable,
-            "-m",
-            "tasksecrets",
             "run",
             "--config",
             "vault.yaml",
@@ -255,12 +246,9 @@ def test_tasksecrets_run_with_a_vault_config(
             "-i",
             f"port={postgres.port}",
         ],
-        capture_output=True,
-        text=True,
         env=env,
         cwd=tmp_path,
         timeout=180,
-        check=False,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "ok ok ok ok ok ok" in done.stdout
@@ -275,27 +263,11 @@ def test_tasksecrets_run_names_a_missing_vault_secret(vault: OpenBao, tmp_path: 
         TASKSECRETS_HOME=str(tmp_path / "home"), VAULT_ADDR=vault.address, VAULT_TOKEN=vault.token
     )
     env["PATH"] = os.pathsep.join([os.path.dirname(vault.binary), env.get("PATH", "")])
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "tasksecrets",
-            "run",
-            "--config",
-            "vault.yaml",
-            "wf.py",
-            "wf",
-            "-i",
-            "dsn_host=127.0.0.1",
-            "-i",
-            "port=1",
-        ],
-        capture_output=True,
-        text=True,
+    done = run_tasksecrets(
+        ["run", "--config", "vault.yaml", "wf.py", "wf", "-i", "dsn_host=127.0.0.1", "-i", "port=1"],
         env=env,
         cwd=tmp_path,
         timeout=180,
-        check=False,
     )
     assert done.returncode == 1
     assert "kv1/team/nothing-here" in done.stderr and "failed before its code ran" in done.stderr

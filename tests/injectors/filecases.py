@@ -77,6 +77,56 @@ def exports(mapping: dict[str, str]) -> str:
     return json.dumps(mapping, separators=(",", ":"))
 
 
+def expected_file_env(pod: dict[str, Any], secret: Secret, *, path: str) -> list[dict[str, Any]]:
+    """The env every container gets for ``secret`` at ``path``; for ENV_VAR, also the export on ``pod``."""
+    env = list(PATH_ENV)
+    if secret.mount_requirement is ENV:
+        env += EXPORT_ENV
+        relative = path.removeprefix("/etc/flyte/secrets/")
+        names = {f"_FSEC_{secret.group}_{secret.key}".upper(): relative}
+        if secret.env_var:
+            names[secret.env_var] = relative
+        pod["metadata"]["annotations"][EXPORT_ANNOTATION] = exports(names)
+    elif secret.env_var:
+        env.append({"name": secret.env_var, "value": path})
+    return env
+
+
+def expected_pull_pod(
+    secret: Secret,
+    *,
+    manager: str,
+    image: str,
+    path: str,
+    sidecar: dict[str, Any],
+    write_dir: str = "/etc/flyte/secrets",
+) -> dict[str, Any]:
+    """``base_pod`` plus what a sidecar manager adds (compat.md section 4, our export for ENV_VAR).
+
+    ``manager`` is the lower-case prefix (``aws``: ``aws-secret-vol``, ``aws-pull-secret-1``),
+    ``sidecar`` the init container's own fields (its ``env`` goes before the path env vars) and
+    ``write_dir`` where it mounts the volume.
+    """
+    pod = copy.deepcopy(base_pod([secret]))
+    env = expected_file_env(pod, secret, path=path)
+    volume = f"{manager}-secret-vol"
+    mount = {"name": volume, "readOnly": True, "mountPath": "/etc/flyte/secrets"}
+    pod["spec"]["volumes"] = [{"name": volume, "emptyDir": {"medium": "Memory"}}]
+    pod["spec"]["initContainers"][0].update(env=env, volumeMounts=[mount])
+    pod["spec"]["containers"][0].update(env=env, volumeMounts=[mount])
+    pod["spec"]["initContainers"].append(
+        {
+            "name": f"{manager}-pull-secret-1",
+            "image": image,
+            **sidecar,
+            "env": [*sidecar.get("env", []), *env],
+            "volumeMounts": [{"name": volume, "mountPath": write_dir}],
+            "resources": SIDECAR_RESOURCES,
+        }
+    )
+    return pod
+
+
 def with_annotations(pod: dict[str, Any], extra: dict[str, str]) -> dict[str, Any]:
     out = copy.deepcopy(pod)
     out["metadata"]["annotations"].update(extra)

@@ -7,7 +7,6 @@ read-only at ``/etc/flyte/secrets``), plus, for ENV_VAR (which Flyte refuses), o
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 import pytest
@@ -20,10 +19,9 @@ from injectors.filecases import (
     FILE,
     MOUNTS,
     PATH_ENV,
-    SIDECAR_RESOURCES,
     FileManagerConformance,
-    base_pod,
     deny_reason,
+    expected_pull_pod,
     exports,
     mutate,
 )
@@ -55,35 +53,15 @@ class TestAWSConformanceWithoutExport(FileManagerConformance):
 
 def expected_pod(secret: Secret, *, arn: str, filename: str) -> dict[str, Any]:
     """The input pod plus what compat.md's AWS bullet adds (and our export for ENV_VAR)."""
-    pod = copy.deepcopy(base_pod([secret]))
-    path = "/etc/flyte/secrets" + filename
-    env = list(PATH_ENV)
-    if secret.mount_requirement is ENV:
-        env += EXPORT_ENV
-        names = {f"_FSEC_{secret.group}_{secret.key}".upper(): path.removeprefix("/etc/flyte/secrets/")}
-        if secret.env_var:
-            names[secret.env_var] = path.removeprefix("/etc/flyte/secrets/")
-        pod["metadata"]["annotations"][EXPORT_ANNOTATION] = exports(names)
-    elif secret.env_var:
-        env.append({"name": secret.env_var, "value": path})
-    mount = {"name": "aws-secret-vol", "readOnly": True, "mountPath": "/etc/flyte/secrets"}
-    pod["spec"]["volumes"] = [{"name": "aws-secret-vol", "emptyDir": {"medium": "Memory"}}]
-    pod["spec"]["initContainers"][0].update(env=env, volumeMounts=[mount])
-    pod["spec"]["containers"][0].update(env=env, volumeMounts=[mount])
-    pod["spec"]["initContainers"].append(
-        {
-            "name": "aws-pull-secret-1",
-            "image": IMAGE,
-            "env": [
-                {"name": "SECRET_ARN", "value": arn},
-                {"name": "SECRET_FILENAME", "value": filename},
-                *env,
-            ],
-            "volumeMounts": [{"name": "aws-secret-vol", "mountPath": "/tmp"}],
-            "resources": SIDECAR_RESOURCES,
-        }
+    env = [{"name": "SECRET_ARN", "value": arn}, {"name": "SECRET_FILENAME", "value": filename}]
+    return expected_pull_pod(
+        secret,
+        manager="aws",
+        image=IMAGE,
+        path="/etc/flyte/secrets" + filename,
+        sidecar={"env": env},
+        write_dir="/tmp",
     )
-    return pod
 
 
 @pytest.mark.parametrize("env_var", [None, "MY_VAR"])

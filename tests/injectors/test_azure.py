@@ -3,23 +3,16 @@ docs/secret-managers.md describes it, both ways of naming a secret, and the refu
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 import pytest
 
 from injectors.filecases import (
-    ENV,
-    EXPORT_ANNOTATION,
-    EXPORT_ENV,
     FILE,
     MOUNTS,
-    PATH_ENV,
-    SIDECAR_RESOURCES,
     FileManagerConformance,
-    base_pod,
     deny_reason,
-    exports,
+    expected_pull_pod,
     mutate,
 )
 from tasksecrets.sdk.secret import MountType, Secret
@@ -55,36 +48,14 @@ class TestAzureConformance(FileManagerConformance):
 
 
 def expected_pod(secret: Secret, *, secret_id: str, path: str) -> dict[str, Any]:
-    pod = copy.deepcopy(base_pod([secret]))
-    env = list(PATH_ENV)
-    if secret.mount_requirement is ENV:
-        env += EXPORT_ENV
-        names = {f"_FSEC_{secret.group}_{secret.key}".upper(): path.removeprefix("/etc/flyte/secrets/")}
-        if secret.env_var:
-            names[secret.env_var] = path.removeprefix("/etc/flyte/secrets/")
-        pod["metadata"]["annotations"][EXPORT_ANNOTATION] = exports(names)
-    elif secret.env_var:
-        env.append({"name": secret.env_var, "value": path})
-    mount = {"name": "azure-secret-vol", "readOnly": True, "mountPath": "/etc/flyte/secrets"}
-    pod["spec"]["volumes"] = [{"name": "azure-secret-vol", "emptyDir": {"medium": "Memory"}}]
-    pod["spec"]["initContainers"][0].update(env=env, volumeMounts=[mount])
-    pod["spec"]["containers"][0].update(env=env, volumeMounts=[mount])
     directory = path.rsplit("/", 1)[0]
     script = (
         f"{LOGIN}; mkdir -p {directory}; "
         f'az keyvault secret show --id "{secret_id}" --query "value" -o tsv > {path}'
     )
-    pod["spec"]["initContainers"].append(
-        {
-            "name": "azure-pull-secret-1",
-            "image": IMAGE,
-            "command": ["sh", "-ec", script],
-            "env": env,
-            "volumeMounts": [{"name": "azure-secret-vol", "mountPath": "/etc/flyte/secrets"}],
-            "resources": SIDECAR_RESOURCES,
-        }
+    return expected_pull_pod(
+        secret, manager="azure", image=IMAGE, path=path, sidecar={"command": ["sh", "-ec", script]}
     )
-    return pod
 
 
 @pytest.mark.parametrize("env_var", [None, "MY_VAR"])

@@ -3,23 +3,17 @@ and the refusals (no group_version, names that would break out of the shell scri
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 import pytest
 
 from injectors.filecases import (
     ENV,
-    EXPORT_ANNOTATION,
-    EXPORT_ENV,
     FILE,
     MOUNTS,
-    PATH_ENV,
-    SIDECAR_RESOURCES,
     FileManagerConformance,
-    base_pod,
     deny_reason,
-    exports,
+    expected_pull_pod,
     mutate,
 )
 from tasksecrets.sdk.secret import MountType, Secret
@@ -50,31 +44,9 @@ class TestGCPConformance(FileManagerConformance):
 
 
 def expected_pod(secret: Secret, *, script: str, path: str) -> dict[str, Any]:
-    pod = copy.deepcopy(base_pod([secret]))
-    env = list(PATH_ENV)
-    if secret.mount_requirement is ENV:
-        env += EXPORT_ENV
-        names = {f"_FSEC_{secret.group}_{secret.key}".upper(): path.removeprefix("/etc/flyte/secrets/")}
-        if secret.env_var:
-            names[secret.env_var] = path.removeprefix("/etc/flyte/secrets/")
-        pod["metadata"]["annotations"][EXPORT_ANNOTATION] = exports(names)
-    elif secret.env_var:
-        env.append({"name": secret.env_var, "value": path})
-    mount = {"name": "gcp-secret-vol", "readOnly": True, "mountPath": "/etc/flyte/secrets"}
-    pod["spec"]["volumes"] = [{"name": "gcp-secret-vol", "emptyDir": {"medium": "Memory"}}]
-    pod["spec"]["initContainers"][0].update(env=env, volumeMounts=[mount])
-    pod["spec"]["containers"][0].update(env=env, volumeMounts=[mount])
-    pod["spec"]["initContainers"].append(
-        {
-            "name": "gcp-pull-secret-1",
-            "image": IMAGE,
-            "command": ["sh", "-ec", script],
-            "env": env,
-            "volumeMounts": [{"name": "gcp-secret-vol", "mountPath": "/etc/flyte/secrets"}],
-            "resources": SIDECAR_RESOURCES,
-        }
+    return expected_pull_pod(
+        secret, manager="gcp", image=IMAGE, path=path, sidecar={"command": ["sh", "-ec", script]}
     )
-    return pod
 
 
 @pytest.mark.parametrize("env_var", [None, "MY_VAR"])

@@ -14,13 +14,12 @@ from injectors.filecases import (
     ANY,
     ENV,
     EXPORT_ANNOTATION,
-    EXPORT_ENV,
     FILE,
     MOUNTS,
-    PATH_ENV,
     FileManagerConformance,
     base_pod,
     deny_reason,
+    expected_file_env,
     exports,
     mutate,
 )
@@ -71,16 +70,7 @@ def expected_pod(
     if template is not None:
         annotations[P + f"agent-inject-template-{secret_id}"] = template
     annotations.update(common)
-    env = list(PATH_ENV)
-    if secret.mount_requirement is ENV:
-        env += EXPORT_ENV
-        relative = file_path.removeprefix("/etc/flyte/secrets/")
-        names = {f"_FSEC_{secret.group}_{secret.key}".upper(): relative}
-        if secret.env_var:
-            names[secret.env_var] = relative
-        annotations[EXPORT_ANNOTATION] = exports(names)
-    elif secret.env_var:
-        env.append({"name": secret.env_var, "value": file_path})
+    env = expected_file_env(pod, secret, path=file_path)
     pod["spec"]["initContainers"][0]["env"] = env
     pod["spec"]["containers"][0]["env"] = env
     return pod

@@ -75,12 +75,6 @@ def plain_task() -> str:
     return ""
 
 
-@pytest.fixture(autouse=True)
-def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("TASKSECRETS_MASTER_KEY", "TASKSECRETS_KEY_FILE", "TASKSECRETS_HOME"):
-        monkeypatch.delenv(name, raising=False)
-
-
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[SecretStore]:
     with SecretStore.open(tmp_path / "home") as opened:

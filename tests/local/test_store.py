@@ -21,12 +21,6 @@ NS = "flytesnacks-development"
 FAKE = {"user_secret": b"fake-user-secret-1", "username": b"fake-username-2", "password": b"fake-password-3"}
 
 
-@pytest.fixture(autouse=True)
-def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("TASKSECRETS_MASTER_KEY", "TASKSECRETS_KEY_FILE", "TASKSECRETS_HOME"):
-        monkeypatch.delenv(name, raising=False)
-
-
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[SecretStore]:
     with SecretStore.open(tmp_path / "home") as opened:

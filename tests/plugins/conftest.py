@@ -7,13 +7,12 @@ with what these tests need: URIs, superuser SQL, and fresh databases owned by fr
 
 from __future__ import annotations
 
-import os
 import secrets as pysecrets
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
 
+from secretsenv import clean_secrets_env  # noqa: F401  (autouse: applies here)
 from services import Postgres
 
 
@@ -73,15 +72,3 @@ class PostgresServer:
 def pg(postgres: Postgres) -> PostgresServer:
     """The session's PostgreSQL server, with helpers."""
     return PostgresServer(postgres)
-
-
-@pytest.fixture(autouse=True)
-def clean_secrets_env() -> Iterator[None]:
-    """Each test starts without FLYTE_SECRETS_* settings or injected secrets, and leaves none behind."""
-    saved = dict(os.environ)
-    for name in list(os.environ):
-        if name.startswith(("FLYTE_SECRETS_", "_FSEC_")):
-            del os.environ[name]
-    yield
-    os.environ.clear()
-    os.environ.update(saved)

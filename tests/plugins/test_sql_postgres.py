@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pandas
 import pytest
 
+from childproc import run_tasksecrets
 from conftest import PostgresServer
 from tasksecrets import Secret, current_context, kwtypes, task
 from tasksecrets.errors import SecretNotRequestedError, TaskExecutionError
@@ -174,11 +173,8 @@ def test_runs_in_its_own_process_via_execute(
     (tmp_path / "in.json").write_text(json.dumps({"limit": 1}))
     outputs = tmp_path / "out.json"
     for name in ("sql_query", "fetch_data"):
-        done = subprocess.run(
+        done = run_tasksecrets(
             [
-                sys.executable,
-                "-m",
-                "tasksecrets",
                 "execute",
                 "--file",
                 str(module),
@@ -188,10 +184,7 @@ def test_runs_in_its_own_process_via_execute(
                 str(tmp_path / "in.json"),
                 "--outputs",
                 str(outputs),
-            ],
-            capture_output=True,
-            text=True,
-            timeout=120,
+            ]
         )
         assert done.returncode == 0, done.stderr
         assert read_values(str(outputs)).to_dict("records") == [{"name": "alice"}]
@@ -209,13 +202,7 @@ def test_wrong_password_in_its_own_process_is_masked(tmp_path: Path, appdb: tupl
         f"        secret_connect_args={{'password': Secret(group={GROUP!r}, key='password')}}))\n"
     )
     env = {**os.environ, f"_FSEC_{GROUP.upper()}_PASSWORD": wrong}
-    done = subprocess.run(
-        [sys.executable, "-m", "tasksecrets", "execute", "--file", str(module), "--task", "fetch_data"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
-    )
+    done = run_tasksecrets(["execute", "--file", str(module), "--task", "fetch_data"], env=env)
     assert done.returncode == 1
     assert "database 'appdb'" in done.stderr and "Secret(group='app-db', key='password')" in done.stderr
     assert wrong not in done.stderr + done.stdout

@@ -11,12 +11,11 @@ the task's secrets volume, and the task reads it through the reader like any sec
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from childproc import run_tasksecrets
 from conftest import PostgresServer
 from services import OpenBao
 
@@ -90,11 +89,8 @@ def test_db_engine_credentials_through_the_local_cluster(
         "PATH": os.path.dirname(bao_binary()) + os.pathsep + os.environ.get("PATH", ""),
     }
     before = pg.run_sql("SELECT count(*) FROM pg_roles WHERE rolname LIKE 'v-%'")[0][0]
-    done = subprocess.run(
+    done = run_tasksecrets(
         [
-            sys.executable,
-            "-m",
-            "tasksecrets",
             "run",
             "--config",
             str(config),
@@ -103,8 +99,6 @@ def test_db_engine_credentials_through_the_local_cluster(
             "-i",
             "upto=2",
         ],
-        capture_output=True,
-        text=True,
         timeout=180,
         env=env,
         cwd=ROOT,

@@ -3,24 +3,12 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from secretsenv import clean_secrets_env  # noqa: F401  (autouse: applies here)
 from tasksecrets.sdk.naming import DEFAULT_DIR_VAR
-
-
-@pytest.fixture(autouse=True)
-def clean_secrets_env() -> Iterator[None]:
-    """Each test starts without FLYTE_SECRETS_* settings or injected secrets, and leaves none behind."""
-    saved = dict(os.environ)
-    for name in list(os.environ):
-        if name.startswith(("FLYTE_SECRETS_", "_FSEC_")):
-            del os.environ[name]
-    yield
-    os.environ.clear()
-    os.environ.update(saved)
 
 
 @pytest.fixture

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from childproc import run_tasksecrets
 from tasksecrets.errors import SecretError
 from tasksecrets.sdk.exports import EXPORT_ENV_VAR, apply_env_exports, format_export_spec, parse_export_spec
 from tasksecrets.sdk.vaultdb import parse_default_rendering
@@ -77,37 +76,17 @@ def test_execute_exports_before_the_task_module_is_imported(tmp_path: Path) -> N
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith(("_FSEC_", "FLYTE_SECRET"))}
     env.update(FLYTE_SECRETS_DEFAULT_DIR=str(tmp_path / "secrets"), **{EXPORT_ENV_VAR: '{"MY_VAR":"g/k"}'})
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "tasksecrets",
-            "execute",
-            "--file",
-            "tasks.py",
-            "--task",
-            "t",
-            "--outputs",
-            "o.json",
-        ],
+    done = run_tasksecrets(
+        ["execute", "--file", "tasks.py", "--task", "t", "--outputs", "o.json"],
         cwd=tmp_path,
         env=env,
-        capture_output=True,
-        text=True,
         timeout=60,
-        check=False,
     )
     assert done.returncode == 0, done.stderr
     assert "true" in (tmp_path / "o.json").read_text()
     env[EXPORT_ENV_VAR] = "{broken"
-    done = subprocess.run(
-        [sys.executable, "-m", "tasksecrets", "execute", "--file", "tasks.py", "--task", "t"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+    done = run_tasksecrets(
+        ["execute", "--file", "tasks.py", "--task", "t"], cwd=tmp_path, env=env, timeout=60
     )
     assert done.returncode == 2 and "TASKSECRETS_EXPORT_ENV is not valid JSON" in done.stderr
     assert "Traceback" not in done.stderr

@@ -23,7 +23,15 @@ from typing import Any
 from tasksecrets.sdk.secret import Secret
 from tasksecrets.wire import encode_pod_metadata
 
-__all__ = ["ServerProcess", "client_context", "pod_review", "request", "start_server"]
+__all__ = [
+    "ServerProcess",
+    "client_context",
+    "free_port",
+    "pod_review",
+    "request",
+    "serve_command",
+    "start_server",
+]
 
 STARTUP_SECONDS = 60.0
 
@@ -72,6 +80,22 @@ class ServerProcess:
             raise AssertionError(f"the server did not stop on SIGTERM:\n{self.log_text()}") from None
 
 
+def serve_command(config: Path, *args: str) -> list[str]:
+    """``tasksecrets webhook serve`` with ``config`` on 127.0.0.1, then ``args`` (also used by benchmarks)."""
+    return [
+        sys.executable,
+        "-m",
+        "tasksecrets",
+        "webhook",
+        "serve",
+        "--config",
+        str(config),
+        "--host",
+        "127.0.0.1",
+        *args,
+    ]
+
+
 def write_config(tmp_path: Path, *, port: int, extra: str = "") -> Path:
     config = tmp_path / "webhook.yaml"
     config.write_text(
@@ -104,18 +128,7 @@ def start_server(
     full_env = {**os.environ, "POD_NAMESPACE": "flyte", **(env or {})}
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "tasksecrets",
-                "webhook",
-                "serve",
-                "--config",
-                str(config),
-                "--host",
-                "127.0.0.1",
-                *list(args),
-            ],
+            serve_command(config, *args),
             stdout=out,
             stderr=subprocess.STDOUT,
             env=full_env,

@@ -23,6 +23,7 @@ from tasksecrets.cli.webhook import webhook_group
 from tasksecrets.errors import ManifestError
 from tasksecrets.webhook.certs import (
     CertBundle,
+    CertPolicy,
     check_serving_cert,
     create_bundle,
     dns_names_for,
@@ -72,23 +73,26 @@ def test_repr_hides_keys(bundle: CertBundle) -> None:
     assert str(read_serial(bundle.tls_cert)) in text
 
 
-def test_good_bundle_is_reused(bundle: CertBundle) -> None:
-    kept, action, _ = plan_certs(
-        bundle,
+def policy(now: datetime.datetime, *, allow_new_ca: bool = False, force: bool = False) -> CertPolicy:
+    """The policy these tests use: NAMES, 90 days, renewed 30 days before expiry."""
+    return CertPolicy(
         dns_names=NAMES,
         validity_days=90,
         renew_before_days=30,
-        now=NOW + days(59),
-        allow_new_ca=False,
+        now=now,
+        allow_new_ca=allow_new_ca,
+        force=force,
     )
+
+
+def test_good_bundle_is_reused(bundle: CertBundle) -> None:
+    kept, action, _ = plan_certs(bundle, policy(NOW + days(59)))
     assert action == "reused" and kept is bundle
 
 
 def test_near_expiry_is_renewed_with_the_same_ca(bundle: CertBundle) -> None:
     later = NOW + days(61)
-    renewed, action, reason = plan_certs(
-        bundle, dns_names=NAMES, validity_days=90, renew_before_days=30, now=later, allow_new_ca=False
-    )
+    renewed, action, reason = plan_certs(bundle, policy(later))
     assert action == "renewed" and reason is not None and "expires" in reason
     assert renewed.ca_cert == bundle.ca_cert and renewed.ca_key == bundle.ca_key
     assert read_serial(renewed.tls_cert) != read_serial(bundle.tls_cert)
@@ -125,22 +129,8 @@ def test_without_the_ca_key_rotation_says_what_to_do(bundle: CertBundle) -> None
     """A Secret made by Flyte's webhook has no ca.key: rotation cannot sign, and says so."""
     flyte_made = CertBundle(bundle.ca_cert, None, bundle.tls_cert, bundle.tls_key)
     with pytest.raises(ManifestError, match="init-certs"):
-        plan_certs(
-            flyte_made,
-            dns_names=NAMES,
-            validity_days=90,
-            renew_before_days=30,
-            now=NOW + days(80),
-            allow_new_ca=False,
-        )
-    fresh, action, _ = plan_certs(
-        flyte_made,
-        dns_names=NAMES,
-        validity_days=90,
-        renew_before_days=30,
-        now=NOW + days(80),
-        allow_new_ca=True,
-    )
+        plan_certs(flyte_made, policy(NOW + days(80)))
+    fresh, action, _ = plan_certs(flyte_made, policy(NOW + days(80), allow_new_ca=True))
     assert action == "replaced" and fresh.ca_cert != bundle.ca_cert
 
 
@@ -232,12 +222,7 @@ async def sync(
             client,
             secret_name="flyte-pod-webhook",
             namespace="flyte",
-            dns_names=NAMES,
-            validity_days=90,
-            renew_before_days=30,
-            now=now,
-            force=force,
-            allow_new_ca=not rotate,
+            policy=policy(now, force=force, allow_new_ca=not rotate),
         )
 
 

@@ -9,21 +9,20 @@ purpose is a manifest to apply elsewhere. Errors print one line saying what to d
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 import yaml
 
+from tasksecrets.cli._common import reports_errors
 from tasksecrets.cli.store_sources import collect_data
-from tasksecrets.errors import TaskSecretsError
 from tasksecrets.local.manifests import (
     SecretManifest,
     build_secret_list,
@@ -36,21 +35,7 @@ from tasksecrets.local.store import SecretInfo, SecretStore
 __all__ = ["apply_cmd", "create_group", "delete_group", "describe_group", "get_group"]
 
 NAMESPACE_ENV = "TASKSECRETS_NAMESPACE"
-_F = TypeVar("_F", bound=Callable[..., Any])
 _NS_HELP = f"Namespace (default: ${NAMESPACE_ENV} or 'default'), e.g. flytesnacks-development."
-
-
-def _reports_errors(func: _F) -> _F:
-    """Turn the library's errors and unreadable files into a one-line message and exit status 1."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except TaskSecretsError as exc:
-            raise click.ClickException(str(exc)) from None
-
-    return wrapper  # type: ignore[return-value]
 
 
 @contextmanager
@@ -114,7 +99,7 @@ def create_secret_group(namespace: str | None) -> None:
 )
 @click.option("-o", "--output", type=click.Choice(["yaml", "json"]), default=None, help="Print the Secret.")
 @click.pass_context
-@_reports_errors
+@reports_errors
 def create_generic(
     ctx: click.Context,
     name: str,
@@ -165,7 +150,7 @@ def get_group() -> None:
     "-o", "--output", type=click.Choice(["table", "yaml", "json", "name"]), default="table", show_default=True
 )
 @click.option("--reveal", is_flag=True, help="Include the values (base64) in -o yaml/json output.")
-@_reports_errors
+@reports_errors
 def get_secrets(
     names: tuple[str, ...], namespace: str | None, all_namespaces: bool, output: str, reveal: bool
 ) -> None:
@@ -263,7 +248,7 @@ def describe_group() -> None:
 @click.command("secret")
 @click.argument("names", nargs=-1, required=True)
 @click.option("-n", "--namespace", default=None, help=_NS_HELP)
-@_reports_errors
+@reports_errors
 def describe_secret(names: tuple[str, ...], namespace: str | None) -> None:
     """Show a secret's keys and their sizes in bytes (never the values)."""
     ns = _namespace(namespace)
@@ -306,7 +291,7 @@ def delete_group() -> None:
 @click.argument("names", nargs=-1, required=True)
 @click.option("-n", "--namespace", default=None, help=_NS_HELP)
 @click.option("--ignore-not-found", is_flag=True, help="Succeed when a secret does not exist.")
-@_reports_errors
+@reports_errors
 def delete_secret(names: tuple[str, ...], namespace: str | None, ignore_not_found: bool) -> None:
     """Delete secrets by name with all their keys."""
     ns = _namespace(namespace)
@@ -331,7 +316,7 @@ delete_group.add_command(delete_secret, "secrets")
     "-f", "--filename", "filenames", multiple=True, required=True, help="Manifest file, or - for stdin."
 )
 @click.option("-n", "--namespace", default=None, help=_NS_HELP)
-@_reports_errors
+@reports_errors
 def apply_cmd(filenames: tuple[str, ...], namespace: str | None) -> None:
     """Create or replace secrets from Kubernetes Secret manifests (data in base64, or stringData)."""
     if namespace:

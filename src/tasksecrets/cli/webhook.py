@@ -18,28 +18,16 @@ import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
-from tasksecrets.errors import TaskSecretsError
+from tasksecrets.cli._common import reports_errors
 
 __all__ = ["webhook_group"]
 
-_F = TypeVar("_F", bound=Callable[..., Any])
 _CONFIG_HELP = "The config file (Flyte's webhook: section plus ours); default: built-in defaults."
 _LOCAL_IPS = ["127.0.0.1", "::1"]
-
-
-def _reports_errors(func: _F) -> _F:
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except TaskSecretsError as exc:
-            raise click.ClickException(str(exc)) from None
-
-    return wrapper  # type: ignore[return-value]
 
 
 def _setup_logging(level: str) -> None:
@@ -91,7 +79,7 @@ def _load(config_path: str | None) -> Any:
 @click.option("--log-level", default="info", type=click.Choice(["debug", "info", "warning", "error"]))
 @click.option("--listen-fd", type=int, hidden=True)  # a worker started by the supervisor
 @click.option("--baseline", is_flag=True, hidden=True)  # benchmarks: admit everything without mutating
-@_reports_errors
+@reports_errors
 def serve_cmd(
     config_path: str | None,
     workers: int | None,
@@ -128,7 +116,7 @@ def serve_cmd(
 
 def _cert_command(*, rotate: bool) -> Callable[..., None]:
     def command(config_path: str | None, local_only: bool, force: bool = False) -> None:
-        from tasksecrets.webhook.certs import dns_names_for, write_cert_files
+        from tasksecrets.webhook.certs import CertPolicy, dns_names_for, write_cert_files
         from tasksecrets.webhook.certstore import sync_local_certs, sync_secret_certs
         from tasksecrets.webhook.service import pod_namespace
 
@@ -136,17 +124,19 @@ def _cert_command(*, rotate: bool) -> Callable[..., None]:
         namespace = pod_namespace()
         dns_names = dns_names_for(config.service_name, namespace=namespace)
         now = datetime.datetime.now(datetime.timezone.utc)
-        common: dict[str, Any] = {
-            "validity_days": config.cert_validity_days,
-            "renew_before_days": config.cert_renew_before_days,
-            "now": now,
-            "force": force,
-            "allow_new_ca": not rotate,
-        }
+        policy = functools.partial(
+            CertPolicy,
+            validity_days=config.cert_validity_days,
+            renew_before_days=config.cert_renew_before_days,
+            now=now,
+            force=force,
+            allow_new_ca=not rotate,
+        )
         if local_only:
             where = f"{config.cert_dir}"
             bundle, action, reason = sync_local_certs(
-                Path(config.cert_dir), dns_names=[*dns_names, "localhost"], ip_addresses=_LOCAL_IPS, **common
+                Path(config.cert_dir),
+                policy=policy(dns_names=[*dns_names, "localhost"], ip_addresses=_LOCAL_IPS),
             )
         else:
             from tasksecrets.webhook.kube import KubeClient
@@ -157,8 +147,7 @@ def _cert_command(*, rotate: bool) -> Callable[..., None]:
                         client,
                         secret_name=config.secret_name,
                         namespace=namespace,
-                        dns_names=dns_names,
-                        **common,
+                        policy=policy(dns_names=dns_names),
                     )
 
             bundle, action, reason = asyncio.run(run())
@@ -184,7 +173,7 @@ def _describe_bundle(bundle: Any) -> str:
 @webhook_group.command("init-certs")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), help=_CONFIG_HELP)
 @click.option("--local-only", is_flag=True, help="Write the files into certDir only; contact no cluster.")
-@_reports_errors
+@reports_errors
 def init_certs_cmd(config_path: str | None, local_only: bool) -> None:
     """Create the CA and serving certificate (reuses good ones: safe to run again)."""
     _cert_command(rotate=False)(config_path, local_only)
@@ -194,7 +183,7 @@ def init_certs_cmd(config_path: str | None, local_only: bool) -> None:
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), help=_CONFIG_HELP)
 @click.option("--local-only", is_flag=True, help="Rotate the files in certDir only; contact no cluster.")
 @click.option("--force", is_flag=True, help="Renew even if the certificate is not near expiry.")
-@_reports_errors
+@reports_errors
 def rotate_certs_cmd(config_path: str | None, local_only: bool, force: bool) -> None:
     """Renew the serving certificate with the same CA when it is near expiry (or with --force)."""
     _cert_command(rotate=True)(config_path, local_only, force)

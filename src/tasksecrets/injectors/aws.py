@@ -18,21 +18,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar
 
-from tasksecrets.injectors.base import SECRETS_MOUNT_DIR, PodEditor, env_value
-from tasksecrets.injectors.files import (
-    add_pull_init_container,
-    check_request,
-    deliver_file,
-    export_enabled,
-    join_path,
-    prepare_exports,
-    render_resources,
-)
+from tasksecrets.injectors.base import SECRETS_MOUNT_DIR, env_value, join_path
+from tasksecrets.injectors.files import PullInjector, PullPlan, check_request, export_enabled, plan_file
 from tasksecrets.sdk.secret import Secret
 
 if TYPE_CHECKING:
     from tasksecrets.injectors.global_ import GlobalSecretSource
-    from tasksecrets.webhook.config import AWSManagerConfig, Config
+    from tasksecrets.webhook.config import Config
 
 __all__ = ["AWS_INIT_MOUNT_PATH", "AWS_VOLUME", "AWSInjector", "aws_secret_filename", "aws_secret_id"]
 
@@ -52,37 +44,24 @@ def aws_secret_filename(secret: Secret) -> str:
     return join_path("/", secret.group.lower(), secret.key.lower())
 
 
-class AWSInjector:
+class AWSInjector(PullInjector):
     """Pulls each secret from AWS Secrets Manager in its own init container."""
 
     name: ClassVar[str] = "AWS"
-
-    def __init__(self, config: AWSManagerConfig, *, export: bool = True) -> None:
-        self.config = config
-        self.export = export
-        self._resources = render_resources(config.resources)
+    volume: ClassVar[str] = AWS_VOLUME
+    container_prefix: ClassVar[str] = "aws-pull-secret"
 
     @classmethod
     def from_config(cls, config: Config, *, global_secrets: GlobalSecretSource | None = None) -> AWSInjector:
         """From ``webhook.awsSecretManager`` and ``webhook.exportEnvVars``."""
         return cls(config.webhook.aws_secret_manager, export=export_enabled(config))
 
-    def inject(self, secret: Secret, editor: PodEditor) -> bool:
-        """Add the init container, volume, mounts and env vars; InjectionError when not servable."""
+    def plan_secret(self, secret: Secret) -> PullPlan:
+        """Check the request; the file under the group's directory and the ARN for the sidecar."""
         check_request(secret, manager=self.name, export=self.export)
         filename = aws_secret_filename(secret)
-        path = SECRETS_MOUNT_DIR + filename
-        exports = prepare_exports(secret, editor, path)
-        container = {
-            "name": f"aws-pull-secret-{editor.init_container_count}",
-            "image": self.config.sidecar_image,
-            "env": [
-                env_value(SECRET_ARN_VAR, aws_secret_id(secret)),
-                env_value(SECRET_FILENAME_VAR, filename),
-            ],
-            "volumeMounts": [{"name": AWS_VOLUME, "mountPath": AWS_INIT_MOUNT_PATH}],
-            "resources": dict(self._resources),
-        }
-        add_pull_init_container(editor, volume=AWS_VOLUME, container=container, mount_path=SECRETS_MOUNT_DIR)
-        deliver_file(secret, editor, path=path, exports=exports)
-        return True
+        env = [env_value(SECRET_ARN_VAR, aws_secret_id(secret)), env_value(SECRET_FILENAME_VAR, filename)]
+        return PullPlan(
+            plan_file(secret, path=SECRETS_MOUNT_DIR + filename),
+            self.pull_container(env=env, path_mount=AWS_INIT_MOUNT_PATH),
+        )

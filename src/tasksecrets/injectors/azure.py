@@ -27,20 +27,13 @@ import re
 from typing import TYPE_CHECKING, ClassVar
 
 from tasksecrets.errors import InjectionError
-from tasksecrets.injectors.base import SECRETS_MOUNT_DIR, PodEditor
-from tasksecrets.injectors.files import (
-    add_pull_init_container,
-    check_request,
-    deliver_file,
-    export_enabled,
-    prepare_exports,
-    render_resources,
-)
+from tasksecrets.injectors.base import SECRETS_MOUNT_DIR
+from tasksecrets.injectors.files import PullInjector, PullPlan, check_request, export_enabled, plan_file
 from tasksecrets.sdk.secret import Secret
 
 if TYPE_CHECKING:
     from tasksecrets.injectors.global_ import GlobalSecretSource
-    from tasksecrets.webhook.config import AzureManagerConfig, Config
+    from tasksecrets.webhook.config import Config
 
 __all__ = ["AZURE_VOLUME", "AzureInjector", "azure_pull_script", "azure_secret_id", "azure_secret_path"]
 
@@ -95,15 +88,12 @@ def azure_pull_script(secret: Secret) -> str:
     )
 
 
-class AzureInjector:
+class AzureInjector(PullInjector):
     """Pulls each secret from Azure Key Vault in its own init container."""
 
     name: ClassVar[str] = "Azure"
-
-    def __init__(self, config: AzureManagerConfig, *, export: bool = True) -> None:
-        self.config = config
-        self.export = export
-        self._resources = render_resources(config.resources)
+    volume: ClassVar[str] = AZURE_VOLUME
+    container_prefix: ClassVar[str] = "azure-pull-secret"
 
     @classmethod
     def from_config(
@@ -112,25 +102,17 @@ class AzureInjector:
         """From ``webhook.azureSecretManager`` and ``webhook.exportEnvVars``."""
         return cls(config.webhook.azure_secret_manager, export=export_enabled(config))
 
-    def inject(self, secret: Secret, editor: PodEditor) -> bool:
-        """Add the init container, volume, mounts and env vars; InjectionError when not servable."""
+    def plan_secret(self, secret: Secret) -> PullPlan:
+        """Check the request (Key Vault names, a plain file name); the file and the sidecar's script."""
         check_request(secret, manager=self.name, export=self.export)
         azure_secret_id(secret)
         if not _FILE.match(secret.key) or secret.key in (".", ".."):
             raise InjectionError(
                 f"Azure key {secret.key!r} names the secret's file: use letters, digits, '-', '_' and '.'"
             )
-        path = azure_secret_path(secret)
-        exports = prepare_exports(secret, editor, path)
-        container = {
-            "name": f"azure-pull-secret-{editor.init_container_count}",
-            "image": self.config.sidecar_image,
-            "command": ["sh", "-ec", azure_pull_script(secret)],
-            "volumeMounts": [{"name": AZURE_VOLUME, "mountPath": SECRETS_MOUNT_DIR}],
-            "resources": dict(self._resources),
-        }
-        add_pull_init_container(
-            editor, volume=AZURE_VOLUME, container=container, mount_path=SECRETS_MOUNT_DIR
+        return PullPlan(
+            plan_file(secret, path=azure_secret_path(secret)),
+            self.pull_container(
+                command=["sh", "-ec", azure_pull_script(secret)], path_mount=SECRETS_MOUNT_DIR
+            ),
         )
-        deliver_file(secret, editor, path=path, exports=exports)
-        return True

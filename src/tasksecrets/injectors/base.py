@@ -235,6 +235,9 @@ class PodEditor:
         # The edit of every original container in target order, for edits aimed at all targets
         # while no init container was added (the common case, and the hot path of the webhook).
         self._all_edits: list[ContainerEdit] | None = None
+        # Env and mount names of each added init container, by position, once first needed.
+        self._new_env_names: dict[int, set[Any]] = {}
+        self._new_mount_names: dict[int, set[Any]] = {}
 
     # -- reading -----------------------------------------------------------------------------------
 
@@ -294,7 +297,8 @@ class PodEditor:
 
     def add_env(self, *env: dict[str, Any], targets: Iterable[ContainerTarget] | None = None) -> None:
         """Append env vars to every target container (default: all), skipping names it already has."""
-        if targets is None and not self.new_init_containers:
+        if targets is None:
+            # Every container: no targets to build; added init containers are independent of the rest.
             added = 0
             for edit in self._all_edits or self._original_edits():
                 names, new_env = edit.env_names, edit.new_env
@@ -305,16 +309,13 @@ class PodEditor:
                         names.add(name)
                         added += 1
             self.edit_count += added
+            for i in range(len(self.new_init_containers)):
+                self._add_new_container_env(i, env)
             return
-        for target in (self._targets or self.container_targets()) if targets is None else targets:
+        base = len(self._orig[INIT_CONTAINERS])
+        for target in targets:
             if target.is_new:
-                container = self.new_init_containers[target.index - len(self._orig[INIT_CONTAINERS])]
-                names = {e.get("name") for e in container.setdefault("env", [])}
-                for var in env:
-                    if var["name"] not in names:
-                        container["env"].append(dict(var))
-                        names.add(var["name"])
-                        self.edit_count += 1
+                self._add_new_container_env(target.index - base, env)
                 continue
             edit = self._container_edit(target.kind, target.index)
             for var in env:
@@ -328,20 +329,19 @@ class PodEditor:
     ) -> None:
         """Mount a volume into every target container (default: all) that does not mount it yet."""
         name = mount["name"]
-        if targets is None and not self.new_init_containers:
+        if targets is None:
             for edit in self._all_edits or self._original_edits():
                 if name not in edit.mount_names:
                     edit.new_mounts.append(dict(mount))
                     edit.mount_names.add(name)
                     self.edit_count += 1
+            for i in range(len(self.new_init_containers)):
+                self._add_new_container_mount(i, mount)
             return
-        for target in (self._targets or self.container_targets()) if targets is None else targets:
+        base = len(self._orig[INIT_CONTAINERS])
+        for target in targets:
             if target.is_new:
-                container = self.new_init_containers[target.index - len(self._orig[INIT_CONTAINERS])]
-                mounts = container.setdefault("volumeMounts", [])
-                if all(m.get("name") != name for m in mounts):
-                    mounts.append(dict(mount))
-                    self.edit_count += 1
+                self._add_new_container_mount(target.index - base, mount)
                 continue
             edit = self._container_edit(target.kind, target.index)
             if name not in edit.mount_names:
@@ -472,6 +472,29 @@ class PodEditor:
             )
             self.container_edits[(kind, index)] = edit
         return edit
+
+    def _add_new_container_env(self, i: int, env: tuple[dict[str, Any], ...]) -> None:
+        # An added init container is edited in place (the editor owns it); its names are kept aside.
+        container = self.new_init_containers[i]
+        present = container.setdefault("env", [])
+        names = self._new_env_names.get(i)
+        if names is None:
+            names = self._new_env_names[i] = {e.get("name") for e in present}
+        for var in env:
+            if var["name"] not in names:
+                present.append(dict(var))
+                names.add(var["name"])
+                self.edit_count += 1
+
+    def _add_new_container_mount(self, i: int, mount: dict[str, Any]) -> None:
+        mounts = self.new_init_containers[i].setdefault("volumeMounts", [])
+        names = self._new_mount_names.get(i)
+        if names is None:
+            names = self._new_mount_names[i] = {m.get("name") for m in mounts}
+        if mount["name"] not in names:
+            mounts.append(dict(mount))
+            names.add(mount["name"])
+            self.edit_count += 1
 
     def _original_edits(self) -> list[ContainerEdit]:
         # The targets' order while no init container was added: init containers, then containers.

@@ -19,21 +19,13 @@ import re
 from typing import TYPE_CHECKING, ClassVar
 
 from tasksecrets.errors import InjectionError
-from tasksecrets.injectors.base import SECRETS_MOUNT_DIR, PodEditor
-from tasksecrets.injectors.files import (
-    add_pull_init_container,
-    check_request,
-    deliver_file,
-    export_enabled,
-    join_path,
-    prepare_exports,
-    render_resources,
-)
+from tasksecrets.injectors.base import SECRETS_MOUNT_DIR, join_path
+from tasksecrets.injectors.files import PullInjector, PullPlan, check_request, export_enabled, plan_file
 from tasksecrets.sdk.secret import Secret
 
 if TYPE_CHECKING:
     from tasksecrets.injectors.global_ import GlobalSecretSource
-    from tasksecrets.webhook.config import Config, GCPManagerConfig
+    from tasksecrets.webhook.config import Config
 
 __all__ = ["GCP_VOLUME", "GCPInjector", "gcp_pull_script", "gcp_secret_paths"]
 
@@ -58,23 +50,20 @@ def gcp_pull_script(secret: Secret) -> str:
     )
 
 
-class GCPInjector:
+class GCPInjector(PullInjector):
     """Pulls each secret version from GCP Secret Manager in its own init container."""
 
     name: ClassVar[str] = "GCP"
-
-    def __init__(self, config: GCPManagerConfig, *, export: bool = True) -> None:
-        self.config = config
-        self.export = export
-        self._resources = render_resources(config.resources)
+    volume: ClassVar[str] = GCP_VOLUME
+    container_prefix: ClassVar[str] = "gcp-pull-secret"
 
     @classmethod
     def from_config(cls, config: Config, *, global_secrets: GlobalSecretSource | None = None) -> GCPInjector:
         """From ``webhook.gcpSecretManager`` and ``webhook.exportEnvVars``."""
         return cls(config.webhook.gcp_secret_manager, export=export_enabled(config))
 
-    def inject(self, secret: Secret, editor: PodEditor) -> bool:
-        """Add the init container, volume, mounts and env vars; InjectionError when not servable."""
+    def plan_secret(self, secret: Secret) -> PullPlan:
+        """Check the request (names safe for the script); the file and the sidecar's script."""
         check_request(secret, manager=self.name, export=self.export, need_key=False)
         if not secret.group_version:
             raise InjectionError(
@@ -88,15 +77,7 @@ class GCPInjector:
                     f"GCP {field} {value!r} is not a secret name or version: use letters, digits, "
                     "'-', '_', '.' and '/' only (e.g. 'projects/p/secrets/name')"
                 )
-        path = gcp_secret_paths(secret)[1]
-        exports = prepare_exports(secret, editor, path)
-        container = {
-            "name": f"gcp-pull-secret-{editor.init_container_count}",
-            "image": self.config.sidecar_image,
-            "command": ["sh", "-ec", gcp_pull_script(secret)],
-            "volumeMounts": [{"name": GCP_VOLUME, "mountPath": SECRETS_MOUNT_DIR}],
-            "resources": dict(self._resources),
-        }
-        add_pull_init_container(editor, volume=GCP_VOLUME, container=container, mount_path=SECRETS_MOUNT_DIR)
-        deliver_file(secret, editor, path=path, exports=exports)
-        return True
+        return PullPlan(
+            plan_file(secret, path=gcp_secret_paths(secret)[1]),
+            self.pull_container(command=["sh", "-ec", gcp_pull_script(secret)], path_mount=SECRETS_MOUNT_DIR),
+        )

@@ -30,12 +30,13 @@ import uuid
 from typing import TYPE_CHECKING, ClassVar
 
 from tasksecrets.errors import InjectionError
-from tasksecrets.injectors.base import SECRETS_MOUNT_DIR, PodEditor
+from tasksecrets.injectors.base import SECRETS_MOUNT_DIR, PodEditor, SecretMemo, join_path
 from tasksecrets.injectors.files import (
+    FilePlan,
     check_request,
     deliver_file,
     export_enabled,
-    join_path,
+    plan_file,
     prepare_exports,
 )
 from tasksecrets.sdk.secret import Secret
@@ -111,11 +112,14 @@ def _template(secret: Secret, kv_version: str) -> str | None:
 
 def vault_secret_annotations(secret: Secret, secret_id: str, *, kv_version: str) -> dict[str, str]:
     """The per-secret annotations (secret path, file, template) for ``secret_id``."""
+    return _secret_annotations(secret, secret_id, _template(secret, kv_version))
+
+
+def _secret_annotations(secret: Secret, secret_id: str, template: str | None) -> dict[str, str]:
     annotations = {
         AGENT_INJECT_SECRET_PREFIX + secret_id: secret.group,
         AGENT_INJECT_FILE_PREFIX + secret_id: f"{secret.group}/{secret.key}",
     }
-    template = _template(secret, kv_version)
     if template is not None:
         annotations[AGENT_INJECT_TEMPLATE_PREFIX + secret_id] = template
     return annotations
@@ -140,6 +144,16 @@ class VaultInjector:
         self.kv_version = kv_version
         self.annotations = dict(annotations or {})
         self.export = export
+        # Added after each secret's own annotations; the configured ones override the defaults.
+        self._common = {
+            AGENT_INJECT: "true",
+            SECRET_VOLUME_PATH: SECRETS_MOUNT_DIR,
+            ROLE: role,
+            AGENT_PRE_POPULATE_ONLY: "true",
+            **self.annotations,
+        }
+        self._plans = SecretMemo(self._plan_secret)
+        self._ids: SecretMemo[dict[int, str]] = SecretMemo(lambda secret: {})
 
     @classmethod
     def from_config(
@@ -154,6 +168,19 @@ class VaultInjector:
             export=export_enabled(config),
         )
 
+    def _plan_secret(self, secret: Secret) -> tuple[FilePlan, str | None]:
+        check_request(secret, manager=self.name, export=self.export)
+        _check_safe("group", secret.group)
+        _check_safe("key", secret.key)
+        return plan_file(secret, path=vault_file_path(secret)), _template(secret, self.kv_version)
+
+    def _secret_id(self, secret: Secret, ordinal: int) -> str:
+        ids = self._ids(secret)  # derived names, remembered per Secret and position
+        secret_id = ids.get(ordinal)
+        if secret_id is None:
+            secret_id = ids[ordinal] = vault_secret_id(secret, ordinal)
+        return secret_id
+
     def _next_id(self, secret: Secret, editor: PodEditor) -> str:
         taken = {
             key
@@ -162,27 +189,18 @@ class VaultInjector:
         }
         ordinal = len(taken)
         while True:
-            secret_id = vault_secret_id(secret, ordinal)
+            secret_id = self._secret_id(secret, ordinal)
             if AGENT_INJECT_SECRET_PREFIX + secret_id not in taken:
                 return secret_id
             ordinal += 1
 
     def inject(self, secret: Secret, editor: PodEditor) -> bool:
         """Add the path env vars and the annotations; InjectionError when not servable."""
-        check_request(secret, manager=self.name, export=self.export)
-        _check_safe("group", secret.group)
-        _check_safe("key", secret.key)
-        path = vault_file_path(secret)
-        exports = prepare_exports(secret, editor, path)
-        merged = {
-            **vault_secret_annotations(secret, self._next_id(secret, editor), kv_version=self.kv_version),
-            AGENT_INJECT: "true",
-            SECRET_VOLUME_PATH: SECRETS_MOUNT_DIR,
-            ROLE: self.role,
-            AGENT_PRE_POPULATE_ONLY: "true",
-            **self.annotations,
-        }
+        plan, template = self._plans(secret)
+        exports = prepare_exports(plan, editor)
+        merged = _secret_annotations(secret, self._next_id(secret, editor), template)
+        merged.update(self._common)
         for key, value in merged.items():
             editor.set_annotation(key, value, keep_existing=True)
-        deliver_file(secret, editor, path=path, exports=exports)
+        deliver_file(plan, editor, exports=exports)
         return True

@@ -24,25 +24,32 @@ _DATA_KEY_RE = re.compile(r"[-._a-zA-Z0-9]+")
 
 def validate_namespace(namespace: object) -> str:
     """Return ``namespace`` if it is a valid Kubernetes namespace name, else raise StoreNameError."""
-    text = _require_text(namespace, "namespace")
-    if len(text) > 63 or not _LABEL_RE.fullmatch(text):
-        raise StoreNameError(
-            f"invalid namespace {text[:80]!r}: a namespace is a DNS-1123 label, at most 63 characters "
-            "of lowercase letters, digits and '-', starting and ending with a letter or digit "
-            "(for example 'flytesnacks-development')"
-        )
-    return text
+    return _check_name(
+        namespace,
+        "namespace",
+        pattern=_LABEL_RE,
+        max_len=63,
+        rule="a namespace is a DNS-1123 label, at most 63 characters of lowercase letters, digits and "
+        "'-', starting and ending with a letter or digit (for example 'flytesnacks-development')",
+    )
 
 
 def validate_secret_name(name: object) -> str:
     """Return ``name`` if it is a valid Kubernetes Secret name, else raise StoreNameError."""
-    text = _require_text(name, "secret name")
-    if len(text) > 253 or not _SUBDOMAIN_RE.fullmatch(text):
-        raise StoreNameError(
-            f"invalid secret name {text[:80]!r}: a secret name is a DNS-1123 subdomain, at most 253 "
-            "characters of lowercase letters, digits, '-' and '.', starting and ending with a letter "
-            "or digit (for example 'user-info')"
-        )
+    return _check_name(
+        name,
+        "secret name",
+        pattern=_SUBDOMAIN_RE,
+        max_len=253,
+        rule="a secret name is a DNS-1123 subdomain, at most 253 characters of lowercase letters, "
+        "digits, '-' and '.', starting and ending with a letter or digit (for example 'user-info')",
+    )
+
+
+def _check_name(value: object, what: str, *, pattern: re.Pattern[str], max_len: int, rule: str) -> str:
+    text = _require_text(value, what)
+    if len(text) > max_len or not pattern.fullmatch(text):
+        raise StoreNameError(f"invalid {what} {text[:80]!r}: {rule}")
     return text
 
 

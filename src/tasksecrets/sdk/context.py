@@ -8,6 +8,8 @@
 - ``env_var``: a request with ``env_var="MY_VAR"`` is visible as ``os.environ["MY_VAR"]``: the value
   for ENV_VAR and ANY mounts, the file path for FILE mounts (a private temporary file when the
   value was found only in an env var). A secret that cannot be found leaves its env_var unset.
+  In a pod, where the managers deliver ANY as a file and set env_var to its path (Flyte's pod
+  shape), the entrypoint replaces that path with the value before the task's code starts.
 """
 
 from __future__ import annotations
@@ -77,6 +79,16 @@ def _exported_value(secret: Secret, found: tuple[str | bytes, str | None], temp_
     return value if isinstance(value, str) else value.decode("utf-8")
 
 
+def _holds_path_of_any(secret: Secret, existing: str, found: tuple[str | bytes, str | None] | None) -> bool:
+    """Whether an ANY request's env var holds the path of the file its value was read from."""
+    if secret.mount_requirement is not MountType.ANY or found is None or found[1] is None:
+        return False
+    try:
+        return existing == found[1] or os.path.samefile(existing, found[1])
+    except OSError:
+        return False
+
+
 @contextmanager
 def task_context(
     task: Task, *, export_mode: Literal["restore", "keep"] = "restore", in_pod: bool = False
@@ -106,7 +118,12 @@ def task_context(
                 continue
             existing = os.environ.get(secret.env_var)
             if export_mode == "keep" and existing is not None:
-                if secret.mount_requirement is not MountType.FILE:
+                if _holds_path_of_any(secret, existing, found):
+                    # Managers deliver ANY as a file and point env_var at it (Flyte's pod shape);
+                    # for ANY the task is promised the value, as everywhere else.
+                    assert found is not None
+                    os.environ[secret.env_var] = str(found[0])
+                elif secret.mount_requirement is not MountType.FILE:
                     running.mask.add(existing)
                 continue
             if found is None:

@@ -33,6 +33,7 @@ __all__ = [
     "apply_env_exports",
     "format_export_spec",
     "parse_export_spec",
+    "read_secret_file",
 ]
 
 EXPORT_ANNOTATION = "tasksecrets.dev/export-env"
@@ -69,10 +70,11 @@ def parse_export_spec(text: str, *, source: str = EXPORT_ENV_VAR) -> dict[str, s
     return exports
 
 
-def _read_value(path: str) -> str | None:
+def read_secret_file(path: str) -> bytes | None:
+    """The file's bytes, None when there is no such file; SecretError when it cannot be read."""
     try:
         with open(path, "rb") as handle:
-            data = handle.read()
+            return handle.read()
     except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
         return None
     except PermissionError:
@@ -80,6 +82,12 @@ def _read_value(path: str) -> str | None:
             f"the secret file {path} exists but cannot be read (permission denied): "
             "make it readable by the task's user"
         ) from None
+
+
+def _read_value(path: str) -> str | None:
+    data = read_secret_file(path)
+    if data is None:
+        return None
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:

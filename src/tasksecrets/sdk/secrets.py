@@ -23,6 +23,7 @@ import os
 from typing import Any
 
 from tasksecrets.errors import SecretError, SecretNotFoundError, SecretNotRequestedError
+from tasksecrets.sdk.exports import read_secret_file
 from tasksecrets.sdk.naming import (
     DEFAULT_DIR,
     DEFAULT_DIR_VAR,
@@ -74,16 +75,9 @@ def _check_get_args(group: object, key: object, group_version: object, encode_mo
 
 
 def _read_file(path: str, binary: bool) -> str | bytes | None:
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read()
-    except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+    data = read_secret_file(path)
+    if data is None:
         return None
-    except PermissionError:
-        raise SecretError(
-            f"the secret file {path} exists but cannot be read (permission denied): "
-            "make it readable by the task's user"
-        ) from None
     if binary:
         return data.strip()
     try:

@@ -39,6 +39,7 @@ __all__ = [
     "TLS_KEY_FILE",
     "CertAction",
     "CertBundle",
+    "CertPolicy",
     "check_ca",
     "check_serving_cert",
     "create_bundle",
@@ -282,61 +283,69 @@ def check_serving_cert(
     return None
 
 
-def plan_certs(
-    existing: CertBundle | None,
-    *,
-    dns_names: Sequence[str],
-    ip_addresses: Sequence[str] = (),
-    validity_days: int,
-    renew_before_days: int,
-    now: datetime.datetime,
-    force: bool = False,
-    allow_new_ca: bool,
-) -> tuple[CertBundle, CertAction, str | None]:
+@dataclass(frozen=True)
+class CertPolicy:
+    """What :func:`plan_certs` decides by: the names to serve, validity and renewal margin (days),
+    the time now, whether renewal is forced and whether a new CA may be created."""
+
+    dns_names: Sequence[str]
+    validity_days: int
+    renew_before_days: int
+    now: datetime.datetime
+    allow_new_ca: bool
+    ip_addresses: Sequence[str] = ()
+    force: bool = False
+
+
+def plan_certs(existing: CertBundle | None, policy: CertPolicy) -> tuple[CertBundle, CertAction, str | None]:
     """Decide what to store: (bundle, action, reason). Pure: it reads no file and calls no API.
 
     ``reused``: the existing bundle is good; ``renewed``: a new serving certificate from the same CA;
     ``created``: nothing existed; ``replaced``: the CA itself could not sign, so everything is new
-    (only when ``allow_new_ca``; otherwise a :class:`ManifestError` says how to recover).
+    (only when ``policy.allow_new_ca``; otherwise a :class:`ManifestError` says how to recover).
     """
+    names, ips, now = policy.dns_names, policy.ip_addresses, policy.now
     if existing is None:
-        if not allow_new_ca:
+        if not policy.allow_new_ca:
             raise ManifestError("no certificates exist yet: run `tasksecrets webhook init-certs` first")
-        bundle = create_bundle(
-            dns_names=dns_names, ip_addresses=ip_addresses, validity_days=validity_days, now=now
-        )
-        return bundle, "created", None
-    reason = "renewal forced" if force else None
+        return _new_bundle(policy), "created", None
+    reason = "renewal forced" if policy.force else None
     reason = reason or check_serving_cert(
-        existing, dns_names=dns_names, ip_addresses=ip_addresses, renew_before_days=renew_before_days, now=now
+        existing, dns_names=names, ip_addresses=ips, renew_before_days=policy.renew_before_days, now=now
     )
     if reason is None:
         return existing, "reused", None
-    ca_problem = check_ca(existing, renew_before_days=renew_before_days, now=now)
+    ca_problem = check_ca(existing, renew_before_days=policy.renew_before_days, now=now)
     if ca_problem is None:
         assert existing.ca_key is not None  # check_ca said so
         tls_cert, tls_key = issue_serving_cert(
             existing.ca_cert,
             ca_key=existing.ca_key,
-            dns_names=dns_names,
-            ip_addresses=ip_addresses,
-            validity_days=validity_days,
+            dns_names=names,
+            ip_addresses=ips,
+            validity_days=policy.validity_days,
             now=now,
         )
         renewed = CertBundle(
             ca_cert=existing.ca_cert, ca_key=existing.ca_key, tls_cert=tls_cert, tls_key=tls_key
         )
         return renewed, "renewed", reason
-    if not allow_new_ca:
+    if not policy.allow_new_ca:
         raise ManifestError(
             f"cannot renew the serving certificate ({reason}): {ca_problem}. Run `tasksecrets webhook "
             "init-certs` to create a new CA (the webhook configuration's caBundle then changes: restart "
             "the webhook pods so that they register it)"
         )
-    bundle = create_bundle(
-        dns_names=dns_names, ip_addresses=ip_addresses, validity_days=validity_days, now=now
+    return _new_bundle(policy), "replaced", f"{reason}; {ca_problem}"
+
+
+def _new_bundle(policy: CertPolicy) -> CertBundle:
+    return create_bundle(
+        dns_names=policy.dns_names,
+        ip_addresses=policy.ip_addresses,
+        validity_days=policy.validity_days,
+        now=policy.now,
     )
-    return bundle, "replaced", f"{reason}; {ca_problem}"
 
 
 def read_cert_files(cert_dir: Path) -> CertBundle | None:

@@ -8,13 +8,19 @@ other cannot overwrite one another: the loser reads again and, finding good cert
 
 from __future__ import annotations
 
-import datetime
 import logging
 from pathlib import Path
 from typing import Any
 
 from tasksecrets.errors import KubernetesApiError, ManifestError
-from tasksecrets.webhook.certs import CertAction, CertBundle, plan_certs, read_cert_files, write_cert_files
+from tasksecrets.webhook.certs import (
+    CertAction,
+    CertBundle,
+    CertPolicy,
+    plan_certs,
+    read_cert_files,
+    write_cert_files,
+)
 from tasksecrets.webhook.kube import KubeClient
 
 __all__ = ["CertResult", "build_cert_secret", "sync_local_certs", "sync_secret_certs"]
@@ -50,16 +56,7 @@ def build_cert_secret(
 
 
 async def sync_secret_certs(
-    client: KubeClient,
-    *,
-    secret_name: str,
-    namespace: str,
-    dns_names: list[str],
-    validity_days: int,
-    renew_before_days: int,
-    now: datetime.datetime,
-    force: bool = False,
-    allow_new_ca: bool,
+    client: KubeClient, *, secret_name: str, namespace: str, policy: CertPolicy
 ) -> CertResult:
     """Make the Secret hold good certificates and return them, with what was done and why."""
     for _ in range(_ATTEMPTS):
@@ -69,18 +66,10 @@ async def sync_secret_certs(
             try:
                 stored = CertBundle.from_secret_data(existing.get("data") or {}, secret_name=secret_name)
             except ManifestError as exc:
-                if not allow_new_ca:
+                if not policy.allow_new_ca:
                     raise
                 logger.warning("%s; creating new certificates", exc)
-        bundle, action, reason = plan_certs(
-            stored,
-            dns_names=dns_names,
-            validity_days=validity_days,
-            renew_before_days=renew_before_days,
-            now=now,
-            force=force,
-            allow_new_ca=allow_new_ca,
-        )
+        bundle, action, reason = plan_certs(stored, policy)
         if stored is None and existing is not None:
             action = "replaced"
         if action == "reused":
@@ -102,28 +91,9 @@ async def sync_secret_certs(
     )
 
 
-def sync_local_certs(
-    cert_dir: Path,
-    *,
-    dns_names: list[str],
-    ip_addresses: list[str],
-    validity_days: int,
-    renew_before_days: int,
-    now: datetime.datetime,
-    force: bool = False,
-    allow_new_ca: bool,
-) -> CertResult:
+def sync_local_certs(cert_dir: Path, *, policy: CertPolicy) -> CertResult:
     """The same as :func:`sync_secret_certs` for files in ``cert_dir`` (``ca.key`` included)."""
-    bundle, action, reason = plan_certs(
-        read_cert_files(cert_dir),
-        dns_names=dns_names,
-        ip_addresses=ip_addresses,
-        validity_days=validity_days,
-        renew_before_days=renew_before_days,
-        now=now,
-        force=force,
-        allow_new_ca=allow_new_ca,
-    )
+    bundle, action, reason = plan_certs(read_cert_files(cert_dir), policy)
     if action != "reused":
         write_cert_files(cert_dir, bundle, include_ca_key=True)
     return bundle, action, reason

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -214,10 +215,19 @@ class PodContext:
     def write_secret_file(self, path: Path, data: bytes) -> None:
         """Write a secret file (mode 0400, parents 0700) and mask its value in the run's output."""
         make_private_dirs(path.parent, top=self.root)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), FILE_MODE)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.chmod(path, FILE_MODE)
+        # Written beside and renamed into place: a second writer of the same file (two init
+        # containers fetching one secret) replaces it as it would in a pod, and a symlink planted
+        # at the path is replaced, never followed.
+        temp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), FILE_MODE)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+            os.chmod(temp, FILE_MODE)
+            os.replace(temp, path)
+        except BaseException:
+            temp.unlink(missing_ok=True)
+            raise
         self.add_secret_value(data)
 
     def add_secret_value(self, value: bytes | str) -> None:
