@@ -79,10 +79,15 @@ def test_missing_group_version_is_denied_with_the_fix() -> None:
     assert "GCP needs group_version" in reason and "group_version='latest'" in reason
 
 
-@pytest.mark.parametrize("group", ["a b", "x;reboot", "$(id)", "`id`", "a'b", 'a"b', "a\nb"])
+@pytest.mark.parametrize("group", ["a b", "x;reboot", "$(id)", "`id`", "a'b", 'a"b', "a\nb", "--format=json"])
 def test_names_that_would_break_the_script_are_denied(group: str) -> None:
     reason = deny_reason("GCP", Secret.from_wire(group=group, key="k", group_version="1"))
     assert "is not a secret name or version" in reason
+
+
+def test_a_version_that_gcloud_would_read_as_an_option_is_denied() -> None:
+    reason = deny_reason("GCP", Secret.from_wire(group="api", key="k", group_version="-h"))
+    assert "not starting with '-'" in reason
 
 
 def test_env_var_request_is_denied_when_export_is_disabled() -> None:

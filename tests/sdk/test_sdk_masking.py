@@ -206,3 +206,20 @@ def test_factory_installed_once_even_if_called_repeatedly() -> None:
     factory = logging.getLogRecordFactory()
     install_log_masking()
     assert logging.getLogRecordFactory() is factory
+
+
+def test_a_value_quoted_by_repr_is_masked_too() -> None:
+    # Tracebacks quote values with repr (``int(value)``, ``KeyError(value)``), which escapes
+    # backslashes, quotes and control characters: the escaped form is masked as well.
+    value = "fake\\pw'with\tescapes-1"
+    scope = MaskScope()
+    scope.add(value)
+    try:
+        try:
+            int(value)
+        except ValueError as exc:
+            text = mask_text(f"{exc} / {value!r} / {[value]}")
+        assert "escapes-1" not in text, text
+        assert mask_values([value], repr(value)).count(MASK) == 1
+    finally:
+        scope.close()

@@ -72,10 +72,11 @@ class GCPInjector(PullInjector):
             )
         for field in ("group", "group_version"):
             value = getattr(secret, field)
-            if not _SAFE.match(value) or ".." in value.split("/"):
+            # A leading '-' would make gcloud read the name as an option.
+            if not _SAFE.match(value) or ".." in value.split("/") or value.startswith("-"):
                 raise InjectionError(
                     f"GCP {field} {value!r} is not a secret name or version: use letters, digits, "
-                    "'-', '_', '.' and '/' only (e.g. 'projects/p/secrets/name')"
+                    "'-', '_', '.' and '/' only, not starting with '-' (e.g. 'projects/p/secrets/name')"
                 )
         return PullPlan(
             plan_file(secret, path=gcp_secret_paths(secret)[1]),

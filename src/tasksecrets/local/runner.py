@@ -60,6 +60,14 @@ SCRUBBED_NAMES = (
     "TASKSECRETS_MASTER_KEY",
     "VAULT_TOKEN",
     "BAO_TOKEN",
+    # the cloud credentials the kubelet's fetchers use (the key id alone opens nothing)
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_SECURITY_TOKEN",
+    "AZURE_CLIENT_SECRET",
+    "AZURE_CLIENT_CERTIFICATE_PASSWORD",
+    "AZURE_PASSWORD",
+    "GOOGLE_OAUTH_ACCESS_TOKEN",
     # the export spec of the pod, never a stale one of the parent (see tasksecrets.sdk.exports)
     EXPORT_ENV_VAR,
 )

@@ -46,6 +46,11 @@ def _fragments(value: str | bytes) -> list[str]:
     found = [text] if len(text) >= MIN_MASKED_LENGTH else []
     if "\n" in text:
         found.extend(line.strip() for line in text.splitlines() if len(line.strip()) >= MIN_MASKED_LENGTH)
+    # Tracebacks quote values with repr (``int(value)``, ``KeyError(value)``): mask the escaped
+    # forms too (backslashes, quotes, tabs, line breaks), whichever quote repr picks.
+    for variant in (repr(text)[1:-1], repr(text + "'")[1:-2], repr(text + '"')[1:-2]):
+        if variant != text and len(variant) >= MIN_MASKED_LENGTH and variant not in found:
+            found.append(variant)
     return found
 
 

@@ -39,14 +39,16 @@ class RunningTask:
         """Whether the task requested this secret.
 
         Matching ignores case, as secret names are case-insensitive (env names are upper-cased, file
-        names lower-cased). A version must match only when both the request and the read give one.
+        names lower-cased). A version must match only when both the request and the read give one;
+        a version the request leaves open must be a plain name, not a path (``/x``, ``..``) that
+        would point the reader's file lookup at files the request never named.
         """
         versions = self._allowed.get((group.casefold(), key.casefold()))
         if versions is None:
             return False
-        if not group_version or None in versions:
+        if not group_version or group_version.casefold() in versions:
             return True
-        return group_version.casefold() in versions
+        return None in versions and _is_plain_version(group_version)
 
     @property
     def secret_requests(self) -> tuple[Secret, ...]:
@@ -54,6 +56,10 @@ class RunningTask:
 
     def __repr__(self) -> str:
         return f"RunningTask(task={self.task.name!r}, in_pod={self.in_pod})"
+
+
+def _is_plain_version(version: str) -> bool:
+    return version not in (".", "..") and not any(c in version for c in "/\\\0")
 
 
 _current: ContextVar[RunningTask | None] = ContextVar("tasksecrets_running_task", default=None)

@@ -55,6 +55,7 @@ __all__ = [
     "PodContext",
     "find_materializer",
     "make_private_dirs",
+    "out_file_target",
     "register_materializer",
     "registered_materializers",
     "unregister_materializer",
@@ -207,14 +208,25 @@ class PodContext:
         """The directory holding volume ``name`` (created, mode 0700)."""
         path = self.volume_dirs.get(name)
         if path is None:
+            # The name comes from the pod: it must not lead out of ``volumes/`` (``../x``, ``/x``).
+            if not name or name in (".", "..") or any(c in name for c in "/\\\0"):
+                raise TaskExecutionError(
+                    f"pod {self.name}: volume name {name!r} is not a valid volume name: use a DNS label "
+                    "(lower-case letters, digits and '-'), as Kubernetes requires"
+                )
             path = self.root / "volumes" / name
             self.volume_dirs[name] = path
         make_private_dirs(path, top=self.root)
         return path
 
     def write_secret_file(self, path: Path, data: bytes) -> None:
-        """Write a secret file (mode 0400, parents 0700) and mask its value in the run's output."""
+        """Write a secret file (mode 0400, parents 0700) and mask its value in the run's output.
+
+        ``path`` must lie inside the private directory (TaskExecutionError otherwise, nothing written).
+        """
+        self.check_inside(path)
         make_private_dirs(path.parent, top=self.root)
+        self.check_inside(path, resolve=True)
         # Written beside and renamed into place: a second writer of the same file (two init
         # containers fetching one secret) replaces it as it would in a pod, and a symlink planted
         # at the path is replaced, never followed.
@@ -229,6 +241,18 @@ class PodContext:
             temp.unlink(missing_ok=True)
             raise
         self.add_secret_value(data)
+
+    def check_inside(self, path: Path, *, resolve: bool = False) -> None:
+        """Raise TaskExecutionError unless ``path`` lies below the private directory.
+
+        Lexically (no ``..``), and with ``resolve`` also once symlinks in its existing parents are
+        followed: names taken from a pod never lead a write out of the private directory.
+        """
+        if not _is_below(path, self.root, resolve=resolve):
+            raise TaskExecutionError(
+                f"pod {self.name}: refusing to write {str(path)!r}, which is outside the pod's private "
+                "directory; paths taken from the pod must stay inside its volumes (no '..')"
+            )
 
     def add_secret_value(self, value: bytes | str) -> None:
         """Record a value the task receives, so the runner masks it wherever it prints."""
@@ -269,7 +293,14 @@ class PodContext:
 
 
 def make_private_dirs(path: Path, *, top: Path) -> None:
-    """Create ``path`` and its missing parents below ``top`` with mode 0700."""
+    """Create ``path`` and its missing parents below ``top`` with mode 0700.
+
+    Raises TaskExecutionError when ``path`` is not ``top`` or below it (lexically, no ``..``).
+    """
+    if path != top and not _is_below(path, top, resolve=False):
+        raise TaskExecutionError(
+            f"refusing to create {str(path)!r}, which is outside the pod's private directory {str(top)!r}"
+        )
     missing: list[Path] = []
     current = path
     while not current.exists() and current != top and top in current.parents:
@@ -278,3 +309,36 @@ def make_private_dirs(path: Path, *, top: Path) -> None:
     for directory in reversed(missing):
         directory.mkdir(mode=DIR_MODE)
         os.chmod(directory, DIR_MODE)  # the umask must not widen or narrow it
+
+
+def out_file_target(
+    container: Mapping[str, Any], container_path: str, ctx: PodContext, *, mount_path: str
+) -> Path:
+    """Where an init container's output file ``container_path`` (under ``mount_path``) lives locally.
+
+    Raises TaskExecutionError when the path leaves ``mount_path`` (``..``) or the container mounts
+    no volume there; the path comes from the pod's command, which anyone creating pods can write.
+    """
+    path, mount = PurePosixPath(container_path), PurePosixPath(mount_path)
+    if ".." in path.parts or mount not in path.parents:
+        raise TaskExecutionError(
+            f"pod {ctx.name}: init container {container.get('name')!r} writes {container_path!r}, "
+            f"which must stay inside {mount_path} (no '..')"
+        )
+    volume = next((m for m in container.get("volumeMounts") or [] if m.get("mountPath") == mount_path), None)
+    if volume is None:
+        raise TaskExecutionError(
+            f"pod {ctx.name}: init container {container.get('name')!r} mounts no volume at {mount_path}"
+        )
+    return ctx.volume_dir(str(volume["name"])).joinpath(*path.relative_to(mount).parts)
+
+
+def _is_below(path: Path, top: Path, *, resolve: bool) -> bool:
+    if not path.is_absolute() or ".." in path.parts or top not in path.parents:
+        return False
+    if not resolve:
+        return True
+    # The parent must exist by now; a symlink planted in it must not point out of ``top``.
+    real_top = Path(os.path.realpath(top))
+    real_parent = Path(os.path.realpath(path.parent))
+    return real_parent == real_top or real_top in real_parent.parents

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from pathlib import PurePosixPath
 from typing import Any
 
 from tasksecrets.errors import TaskExecutionError
-from tasksecrets.local.materializers import PodContext, register_materializer
+from tasksecrets.local.materializers import PodContext, out_file_target, register_materializer
 
 __all__: list[str] = []
 
@@ -32,6 +31,8 @@ def materialize_azure_pull(container: Mapping[str, Any], ctx: PodContext) -> Non
         raise TaskExecutionError(
             f"pod {ctx.name}: init container {container.get('name')!r} is not one tasksecrets wrote"
         )
+    # Checked before anything is fetched: the path comes from the pod, not necessarily from tasksecrets.
+    target = out_file_target(container, match.group("path"), ctx, mount_path=MOUNT_PATH)
     try:
         from azure.identity import DefaultAzureCredential
         from azure.keyvault.secrets import SecretClient
@@ -48,11 +49,9 @@ def materialize_azure_pull(container: Mapping[str, Any], ctx: PodContext) -> Non
         raise TaskExecutionError(
             f"Azure Key Vault could not read {match.group('id')!r}: {type(exc).__name__}"
         ) from None
-    relative = PurePosixPath(match.group("path")).relative_to(MOUNT_PATH)
-    mount = next(m for m in container.get("volumeMounts") or [] if m.get("mountPath") == MOUNT_PATH)
     # ``az ... -o tsv`` ends the value with a line break; so does this.
     data = (str(secret.value or "") + "\n").encode("utf-8")
-    ctx.write_secret_file(ctx.volume_dir(str(mount["name"])).joinpath(*relative.parts), data)
+    ctx.write_secret_file(target, data)
     ctx.note_delivered(match.group("id"))
 
 

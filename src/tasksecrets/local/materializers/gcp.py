@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from pathlib import PurePosixPath
 from typing import Any
 
 from tasksecrets.errors import TaskExecutionError
-from tasksecrets.local.materializers import PodContext, register_materializer
+from tasksecrets.local.materializers import PodContext, out_file_target, register_materializer
 
 __all__: list[str] = []
 
@@ -44,6 +43,8 @@ def materialize_gcp_pull(container: Mapping[str, Any], ctx: PodContext) -> None:
         raise TaskExecutionError(
             f"pod {ctx.name}: init container {container.get('name')!r} is not one tasksecrets wrote"
         )
+    # Checked before anything is fetched: the path comes from the pod, not necessarily from tasksecrets.
+    target = out_file_target(container, match.group("path"), ctx, mount_path=MOUNT_PATH)
     try:
         from google.cloud import secretmanager
     except ImportError:
@@ -59,11 +60,7 @@ def materialize_gcp_pull(container: Mapping[str, Any], ctx: PodContext) -> None:
         raise TaskExecutionError(
             f"GCP Secret Manager could not read {name!r}: {type(exc).__name__}"
         ) from None
-    relative = PurePosixPath(match.group("path")).relative_to(MOUNT_PATH)
-    mount = next(m for m in container.get("volumeMounts") or [] if m.get("mountPath") == MOUNT_PATH)
-    ctx.write_secret_file(
-        ctx.volume_dir(str(mount["name"])).joinpath(*relative.parts), bytes(response.payload.data)
-    )
+    ctx.write_secret_file(target, bytes(response.payload.data))
     ctx.note_delivered(name)
 
 

@@ -34,6 +34,7 @@ from tasksecrets.local.materializers import FILE_MODE, PodContext, make_private_
 from tasksecrets.sdk.masking import mask_values
 
 __all__ = [
+    "DENIED_TEMPLATE_FUNCTIONS",
     "AgentSecret",
     "build_agent_config",
     "default_template",
@@ -44,6 +45,10 @@ __all__ = [
 PREFIX = "vault.hashicorp.com/"
 DEFAULT_VOLUME_PATH = "/vault/secrets"  # the injector's default secret-volume-path
 AGENT_TIMEOUT_SECONDS = 120
+# Template functions that reach beyond Vault: run a command, read or write a local file. Templates
+# come from pod annotations, which anyone who can create a pod writes; locally the agent runs as
+# the runner's user, so these would run commands or read the runner's files.
+DENIED_TEMPLATE_FUNCTIONS = ("plugin", "file", "writeToFile")
 
 
 @dataclass(frozen=True)
@@ -97,6 +102,7 @@ def build_agent_config(
 ) -> dict[str, Any]:
     """A one-shot agent configuration (JSON form) rendering ``secrets``, as the injector's init container.
 
+    The templates may not call :data:`DENIED_TEMPLATE_FUNCTIONS` (commands, local files).
     ``destinations`` maps a secret's name to where to write it instead of its container path.
     """
     templates = []
@@ -106,6 +112,7 @@ def build_agent_config(
             "destination": (destinations or {}).get(secret.name, secret.destination),
             "left_delimiter": "{{",
             "right_delimiter": "}}",
+            "function_denylist": list(DENIED_TEMPLATE_FUNCTIONS),
         }
         if error_on_missing_key:
             template["error_on_missing_key"] = True
