@@ -21,7 +21,6 @@ Light on purpose: only the standard library, as the SDK must stay fast to import
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping, MutableMapping
 
@@ -44,11 +43,15 @@ SECRETS_DIR = "/etc/flyte/secrets"  # where the webhook's file managers put secr
 
 def format_export_spec(exports: Mapping[str, str]) -> str:
     """The annotation's value: compact JSON, in the order given (deterministic patches)."""
+    import json  # here, not at the top: `import tasksecrets` reaches this module and stays light
+
     return json.dumps(dict(exports), separators=(",", ":"), ensure_ascii=False)
 
 
 def parse_export_spec(text: str, *, source: str = EXPORT_ENV_VAR) -> dict[str, str]:
     """Decode an export spec; SecretError saying what is wrong when it is not a name -> path object."""
+    import json
+
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
