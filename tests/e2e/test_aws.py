@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from childproc import run_tasksecrets
+from k8svalidate import assert_valid_manifest
 from services import MotoServer
 from tasksecrets.sdk.secret import Secret
 from tasksecrets.webhook.config import parse_config
@@ -118,5 +119,6 @@ def test_pod_for_the_sidecar_names_the_secrets_as_the_seed_says() -> None:
         "spec": {"containers": [{"name": "task", "image": "python:3.11"}]},
     }
     result = Mutator(parse_config({"webhook": {"secretManagerType": "AWS"}})).mutate(pod)
+    assert_valid_manifest(result.pod)
     sidecar = result.pod["spec"]["initContainers"][0]
     assert sidecar["env"][0] == {"name": "SECRET_ARN", "value": f"{GROUP}:api-token"}

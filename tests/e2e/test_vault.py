@@ -25,6 +25,7 @@ import hvac
 import pytest
 
 from childproc import run_tasksecrets
+from k8svalidate import assert_valid_manifest
 from services import OpenBao, Postgres
 from tasksecrets.local.materializers.vault import build_agent_config, read_agent_secrets
 from tasksecrets.sdk.secret import MountType, Secret
@@ -135,6 +136,7 @@ def mutated_pod() -> dict[str, Any]:
         parse_config({"webhook": {"secretManagerType": "Vault", "vaultSecretManager": {"role": "t"}}})
     ).mutate(pod)
     assert result.allowed, result.reason
+    assert_valid_manifest(result.pod)
     return result.pod
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 
@@ -13,3 +15,20 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """
     for name in ("TASKSECRETS_MASTER_KEY", "TASKSECRETS_KEY_FILE", "TASKSECRETS_HOME"):
         monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(autouse=True)
+def _validate_mutated_pods(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every pod the local cluster renders and mutates in these tests is a valid Kubernetes Pod."""
+    from k8svalidate import assert_valid_manifest
+    from tasksecrets.webhook.mutating import MutationResult, Mutator
+
+    mutate = Mutator.mutate
+
+    def mutate_and_validate(self: Mutator, pod: Any) -> MutationResult:
+        result = mutate(self, pod)
+        if result.allowed:
+            assert_valid_manifest(result.pod)
+        return result
+
+    monkeypatch.setattr(Mutator, "mutate", mutate_and_validate)

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from k8svalidate import assert_valid_manifest
 from tasksecrets.errors import TaskExecutionError
 from tasksecrets.local.kubelet import materialize_pod
 from tasksecrets.local.materializers.vault import AgentSecret, read_agent_secrets, render_with_hvac
@@ -31,6 +32,7 @@ def mutated(manager: str, secret: Secret) -> dict[str, Any]:
         "spec": {"containers": [{"name": "task", "image": "python:3.11", "command": ["true"]}]},
     }
     result = Mutator(parse_config({"webhook": {"secretManagerType": manager}})).mutate(pod)
+    assert_valid_manifest(result.pod)
     assert result.allowed, result.reason
     return result.pod
 
