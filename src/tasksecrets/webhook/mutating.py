@@ -11,13 +11,13 @@ usable are always denied with code 400.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from tasksecrets.errors import InjectionError, ManifestError, WireError
 from tasksecrets.injectors.base import Injector, PodEditor, describe_secret
 from tasksecrets.injectors.global_ import GlobalInjector, GlobalSecretSource
+from tasksecrets.injectors.k8s import K8sInjector
 from tasksecrets.injectors.registry import create_injector
 from tasksecrets.sdk.secret import Secret
 from tasksecrets.webhook.config import Config
@@ -30,22 +30,54 @@ INVALID_CODE = 400  # the pod or one of its annotations cannot be read
 DENIED_CODE = 403  # readable, but a secret cannot be injected
 
 
-@dataclass(frozen=True)
 class MutationResult:
     """The outcome of mutating one pod.
 
     ``pod`` is the mutated pod (the unchanged input's copy when nothing changed or when denied);
     it shares unchanged subtrees with the input, so treat it as read-only. ``patch`` applied to
-    the input gives ``pod``. ``code`` is set when ``allowed`` is false.
+    the input gives ``pod``. ``code`` is set when ``allowed`` is false. Pass ``build_pod`` instead
+    of ``pod`` to build the pod on first use only: the server answers with the patch alone.
     """
 
-    allowed: bool
-    patch: list[dict[str, Any]]
-    pod: dict[str, Any]
-    reason: str | None = None
-    code: int | None = None
-    injections: list[tuple[Secret, str]] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
+    # A plain class with slots, not a dataclass: the server makes one per request, and a frozen
+    # dataclass's __init__ (one object.__setattr__ per field) cost more than the lazy pod saves.
+    __slots__ = ("_build_pod", "_pod", "allowed", "code", "injections", "patch", "reason", "warnings")
+
+    def __init__(
+        self,
+        allowed: bool,
+        patch: list[dict[str, Any]],
+        pod: dict[str, Any] | None = None,
+        reason: str | None = None,
+        code: int | None = None,
+        injections: list[tuple[Secret, str]] | None = None,
+        warnings: list[str] | None = None,
+        *,
+        build_pod: Callable[[], dict[str, Any]] | None = None,
+    ) -> None:
+        self.allowed = allowed
+        self.patch = patch
+        self._pod = pod
+        self._build_pod = build_pod
+        self.reason = reason
+        self.code = code
+        self.injections: list[tuple[Secret, str]] = [] if injections is None else injections
+        self.warnings: list[str] = [] if warnings is None else warnings
+
+    @property
+    def pod(self) -> dict[str, Any]:
+        """The mutated pod, built on first use when ``build_pod`` was given."""
+        if self._pod is None:
+            self._pod = self._build_pod() if self._build_pod is not None else {}
+            self._build_pod = None
+        return self._pod
+
+    def __repr__(self) -> str:
+        # Names only: the pod and the patch may hold values Global injected.
+        return (
+            f"MutationResult(allowed={self.allowed}, code={self.code}, reason={self.reason!r}, "
+            f"injections={[(describe_secret(s), m) for s, m in self.injections]})"
+        )
 
 
 class Mutator:
@@ -78,6 +110,15 @@ class Mutator:
         self._chain = tuple(
             (i, i.try_inject if isinstance(i, GlobalInjector) else None) for i in self.injectors
         )
+        # Whether every patch value is text, a bool or a small int literal: true of K8s and Global
+        # alone (exactly these classes). Their edits are built only from strings (the Secret's
+        # fields, names derived from them, Global's values) and the literals True and 0..n in
+        # base.py's helpers; build_patch copies nothing of the request but pointer paths (strings)
+        # and these new items. So the patch holds no float and no integer past 64 bits, the values
+        # orjson writes unlike the standard library, and the answer need not be scanned for them.
+        # Any other injector (file managers put config resources, maybe floats, into init
+        # containers; third-party ones may put anything) keeps the scan.
+        self.patch_is_text_only = all(type(i) in (GlobalInjector, K8sInjector) for i in self.injectors)
 
     def mutate(self, pod: Mapping[str, Any]) -> MutationResult:
         """Mutate one pod (a dict as decoded from JSON); never changes ``pod``."""
@@ -147,8 +188,8 @@ class Mutator:
         return MutationResult(
             allowed=True,
             patch=build_patch(editor),
-            pod=editor.build_pod(),
             injections=injections,
+            build_pod=editor.build_pod,
             warnings=warnings,
         )
 

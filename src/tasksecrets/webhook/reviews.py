@@ -146,9 +146,18 @@ def _not_a_pod(request: Mapping[str, Any]) -> str | None:
 
 
 def review_body(
-    api_version: str, uid: str, result: MutationResult | None, *, message: str = ""
+    api_version: str,
+    uid: str,
+    result: MutationResult | None,
+    *,
+    message: str = "",
+    patch_is_text_only: bool = False,
 ) -> dict[str, Any]:
-    """The AdmissionReview answer for ``uid``: ``result`` None means "not a pod" (code 400)."""
+    """The AdmissionReview answer for ``uid``: ``result`` None means "not a pod" (code 400).
+
+    ``patch_is_text_only`` (see :attr:`Mutator.patch_is_text_only`) skips looking for floats in the
+    written patch, as none can be there.
+    """
     response: dict[str, Any] = {"uid": uid}
     if result is None:
         response["allowed"] = False
@@ -160,13 +169,16 @@ def review_body(
         response["allowed"] = True
         if result.patch:
             response["patchType"] = "JSONPatch"
-            response["patch"] = base64.b64encode(_dump_patch(result.patch)).decode("ascii")
+            response["patch"] = _encode_patch(
+                _dump_patch(result.patch, patch_is_text_only),
+                cacheable=patch_is_text_only and all(m != "Global" for _, m in result.injections),
+            )
         if result.warnings:
             response["warnings"] = list(result.warnings)
     return {"apiVersion": api_version, "kind": "AdmissionReview", "response": response}
 
 
-def _dump_patch(patch: list[dict[str, Any]]) -> bytes:
+def _dump_patch(patch: list[dict[str, Any]], text_only: bool = False) -> bytes:
     """Compact UTF-8 JSON, byte for byte what ``json.dumps(..., ensure_ascii=False)`` writes."""
     if _fast_dumps is not None:
         try:
@@ -174,9 +186,30 @@ def _dump_patch(patch: list[dict[str, Any]]) -> bytes:
         except TypeError:  # orjson.JSONEncodeError: a lone surrogate, a huge integer, ...
             pass
         else:
-            if not _may_hold_small_float(data):
+            if text_only or not _may_hold_small_float(data):
                 return data
     return json.dumps(patch, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+# Pods made from one template get the same patch again and again: its base64 text is remembered,
+# keyed by the patch's own bytes, so a hit is exactly what encoding would give. Only for patches that
+# hold names and no values: K8s writes references to secrets, never their values; a patch Global
+# injected into holds values and is never kept. Bounded in entries and in entry size.
+_PATCH_B64: dict[bytes, str] = {}
+_PATCH_B64_ENTRIES = 256
+_PATCH_B64_MAX_BYTES = 16 * 1024
+
+
+def _encode_patch(data: bytes, *, cacheable: bool) -> str:
+    if not cacheable or len(data) > _PATCH_B64_MAX_BYTES:
+        return base64.b64encode(data).decode("ascii")
+    encoded = _PATCH_B64.get(data)
+    if encoded is None:
+        encoded = base64.b64encode(data).decode("ascii")
+        if len(_PATCH_B64) >= _PATCH_B64_ENTRIES:
+            _PATCH_B64.clear()
+        _PATCH_B64[data] = encoded
+    return encoded
 
 
 def _may_hold_small_float(data: bytes) -> bool:
@@ -237,4 +270,5 @@ def review(
     except RecursionError:
         result = MutationResult(False, [], {}, reason="the pod is nested too deeply", code=INVALID_CODE)
     outcome = "admitted" if result.allowed else "denied"
-    return ReviewOutcome(200, review_body(api_version, uid, result), outcome, result)
+    answer = review_body(api_version, uid, result, patch_is_text_only=mutator.patch_is_text_only)
+    return ReviewOutcome(200, answer, outcome, result)
