@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import re
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -56,6 +57,7 @@ __all__ = [
     "find_materializer",
     "make_private_dirs",
     "out_file_target",
+    "read_pull_command",
     "register_materializer",
     "registered_materializers",
     "unregister_materializer",
@@ -331,6 +333,24 @@ def out_file_target(
             f"pod {ctx.name}: init container {container.get('name')!r} mounts no volume at {mount_path}"
         )
     return ctx.volume_dir(str(volume["name"])).joinpath(*path.relative_to(mount).parts)
+
+
+def read_pull_command(
+    container: Mapping[str, Any], pattern: re.Pattern[str], ctx: PodContext, *, mount_path: str
+) -> tuple[re.Match[str], Path]:
+    """Parse a pull init container's script (its command's last word) and locate its output file.
+
+    ``pattern`` must have a group ``path`` (the file the script writes). Raises TaskExecutionError
+    when the script is not one tasksecrets wrote, or its path leaves ``mount_path``; both checks
+    come before anything is fetched, since anyone creating pods can write the command.
+    """
+    command = container.get("command") or []
+    match = pattern.search(str(command[-1])) if command else None
+    if match is None:
+        raise TaskExecutionError(
+            f"pod {ctx.name}: init container {container.get('name')!r} is not one tasksecrets wrote"
+        )
+    return match, out_file_target(container, match.group("path"), ctx, mount_path=mount_path)
 
 
 def _is_below(path: Path, top: Path, *, resolve: bool) -> bool:

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from tasksecrets.errors import TaskExecutionError
-from tasksecrets.local.materializers import PodContext, out_file_target, register_materializer
+from tasksecrets.local.materializers import PodContext, read_pull_command, register_materializer
 
 __all__: list[str] = []
 
@@ -24,15 +24,12 @@ MOUNT_PATH = "/etc/flyte/secrets"
 
 def materialize_azure_pull(container: Mapping[str, Any], ctx: PodContext) -> None:
     """Run one ``azure-pull-secret-<N>`` init container with the Azure client libraries."""
-    command = container.get("command") or []
-    match = _SHOW.search(str(command[-1])) if command else None
-    ident = _ID.match(match.group("id")) if match else None
-    if match is None or ident is None:
+    match, target = read_pull_command(container, _SHOW, ctx, mount_path=MOUNT_PATH)
+    ident = _ID.match(match.group("id"))
+    if ident is None:
         raise TaskExecutionError(
             f"pod {ctx.name}: init container {container.get('name')!r} is not one tasksecrets wrote"
         )
-    # Checked before anything is fetched: the path comes from the pod, not necessarily from tasksecrets.
-    target = out_file_target(container, match.group("path"), ctx, mount_path=MOUNT_PATH)
     try:
         from azure.identity import DefaultAzureCredential
         from azure.keyvault.secrets import SecretClient

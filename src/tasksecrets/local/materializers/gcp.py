@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from tasksecrets.errors import TaskExecutionError
-from tasksecrets.local.materializers import PodContext, out_file_target, register_materializer
+from tasksecrets.local.materializers import PodContext, read_pull_command, register_materializer
 
 __all__: list[str] = []
 
@@ -37,14 +37,7 @@ def _secret_name(group: str, version: str, environ: Mapping[str, str]) -> str:
 
 def materialize_gcp_pull(container: Mapping[str, Any], ctx: PodContext) -> None:
     """Run one ``gcp-pull-secret-<N>`` init container with the GCP client library."""
-    command = container.get("command") or []
-    match = _ACCESS.search(str(command[-1])) if command else None
-    if match is None:
-        raise TaskExecutionError(
-            f"pod {ctx.name}: init container {container.get('name')!r} is not one tasksecrets wrote"
-        )
-    # Checked before anything is fetched: the path comes from the pod, not necessarily from tasksecrets.
-    target = out_file_target(container, match.group("path"), ctx, mount_path=MOUNT_PATH)
+    match, target = read_pull_command(container, _ACCESS, ctx, mount_path=MOUNT_PATH)
     try:
         from google.cloud import secretmanager
     except ImportError:
