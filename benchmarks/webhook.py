@@ -1,15 +1,19 @@
 """Benchmark of the pod webhook: the pure mutation per call, and the HTTPS server under wrk.
 
-    .venv/bin/python benchmarks/webhook.py [--seconds 5] [--tls-rounds 3] [--connections 1,16,64]
+    .venv/bin/python benchmarks/webhook.py [--seconds 5] [--tls-rounds 5] [--connections 1,16,64]
 
 1. The pure part, in-process: ``mutate_pod`` of a pod with 2 containers and 5 secrets (2 groups,
    ENV_VAR and FILE mounts, K8s manager), the prepared ``Mutator.mutate`` the server uses, and the whole
-   ``review`` (JSON in, AdmissionReview with base64 patch out). Median and p99 per call in µs.
+   ``review`` (JSON in, AdmissionReview with base64 patch out), for a pod whose shape was not seen
+   before and for one whose answer is remembered (see ``tasksecrets.webhook.shapes``). Median and p99
+   per call in µs.
 2. Over TLS: ``tasksecrets webhook serve`` in its own process (one worker), loaded by ``wrk --latency``
-   (one thread, keep-alive connections, a Lua script posting the review) at each concurrency, beside the
+   (one thread, keep-alive connections, a Lua script posting reviews) at each concurrency, beside the
    same server started with the hidden ``--baseline`` flag, which decodes the review and admits it
-   without mutating: the same stack doing the least any webhook must. Throughput and p50/p99, and the
-   ratio of the webhook's throughput to the baseline's.
+   without mutating: the same stack doing the least any webhook must. Every request is a new pod (new
+   uid, pod name and env value). Load "template": the pods of one task, as a cluster sends them; load
+   "new-shape": an env var name is new in every pod too, so no answer is ever remembered. Throughput
+   and p50/p99, and the ratio of the webhook's throughput to the baseline's.
 
 Targets (issue 3): mutation <= 100 µs; p99 <= 10 ms at 16 connections; throughput >= 75% of baseline.
 """
@@ -113,10 +117,12 @@ def bench_pure(rounds: int) -> list[tuple[str, float, float]]:
     body = make_review()
     pod = body["request"]["object"]
     raw = json.dumps(body).encode()
-    mutator = Mutator(config)
+    mutator, computing = Mutator(config), Mutator(config)
+    computing.answers_by_shape = None  # as if every pod had a shape not seen before
     served, baseline = build_review(config), build_baseline_review()
     result = mutate_pod(pod, config)
     assert result.allowed and result.patch, result.reason
+    assert review(raw, mutator).body == review(raw, computing).body
     return [
         ("mutate_pod(pod, config)", *time_calls(lambda: mutate_pod(pod, config), rounds=rounds)),
         (
@@ -124,11 +130,15 @@ def bench_pure(rounds: int) -> list[tuple[str, float, float]]:
             *time_calls(lambda: mutator.mutate(pod), rounds=rounds),
         ),
         (
-            "review(body bytes) (JSON in, review out)",
+            "review(body bytes), a pod shape not seen before (mutated and encoded)",
+            *time_calls(lambda: review(raw, computing), rounds=rounds),
+        ),
+        (
+            "review(body bytes), a pod shape seen before (answer remembered)",
             *time_calls(lambda: review(raw, mutator), rounds=rounds),
         ),
         (
-            "served review + answer JSON (Global + K8s, as serve builds it)",
+            "served review + answer JSON (as serve builds it; shape seen before)",
             *time_calls(lambda: encode_json(served(raw).body), rounds=rounds),
         ),
         (
@@ -233,9 +243,40 @@ def run_wrk(port: int, script: Path, *, connections: int, seconds: int) -> tuple
     return float(rps.group(1)), latency("50"), latency("99")
 
 
-def bench_tls(
-    connections: list[int], seconds: int, rounds: int
-) -> list[tuple[int, tuple[float, float, float], tuple[float, float, float]]]:
+# Each request is a new pod of the same task: its uid, pod name and env value are new (wrk numbers
+# them), so nothing can key on the body. In the "new shape" load an env var *name* is new as well,
+# so no two pods have the same shape and no answer is ever remembered (the cost of a first pod).
+_LUA = """wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+local f = io.open("{path}", "rb")
+local template = f:read("*a")
+f:close()
+local n = 0
+request = function()
+  n = n + 1
+  return wrk.format(nil, nil, nil, (template:gsub("@N@", tostring(n))))
+end
+"""
+
+
+def numbered_review(*, new_shape: bool) -> str:
+    body = make_review()
+    body["request"]["uid"] = "7c0e9b34-8c0b-4e43-a4d3-@N@"
+    pod = body["request"]["object"]
+    pod["metadata"]["name"] = "task-a1b2c3-@N@"
+    env = pod["spec"]["containers"][0]["env"][0]
+    env["value"] = "flytesnacks-@N@"
+    if new_shape:
+        env["name"] = "FLYTE_INTERNAL_PROJECT_@N@"
+    return json.dumps(body)
+
+
+Cell = tuple[float, float, float]  # req/s, p50 ms, p99 ms
+LOADS = (("webhook", "template"), ("baseline", "template"), ("webhook", "new-shape"))
+
+
+def bench_tls(connections: list[int], seconds: int, rounds: int) -> dict[tuple[str, str, int], list[Cell]]:
+    """Every (server, load, connections) cell's runs, in round order; the runs of a round are adjacent."""
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed (Debian package wrk)")
     workdir = Path(tempfile.mkdtemp(prefix="tasksecrets-bench-"))
@@ -257,52 +298,52 @@ def bench_tls(
             check=True,
             capture_output=True,
         )
-        body = workdir / "review.json"
-        body.write_text(json.dumps(make_review()))
-        script = workdir / "post.lua"
-        script.write_text(
-            'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
-            f'local f = io.open("{body}", "rb")\nwrk.body = f:read("*a")\nf:close()\n'
-        )
-        # Both servers run side by side and the runs alternate, so that whatever else the machine is
-        # doing weighs on both alike; each figure is the median over the rounds.
+        scripts = {}
+        for load in ("template", "new-shape"):
+            (workdir / f"{load}.json").write_text(numbered_review(new_shape=load == "new-shape"))
+            scripts[load] = workdir / f"{load}.lua"
+            scripts[load].write_text(_LUA.format(path=workdir / f"{load}.json"))
+        # Both servers run side by side and the runs of a round are adjacent (their order alternates
+        # from round to round), so whatever else the machine does weighs on a round's runs alike.
         servers = {
             name: start_server(workdir, baseline=name == "baseline") for name in ("webhook", "baseline")
         }
-        runs: dict[tuple[str, int], list[tuple[float, float, float]]] = {}
+        runs: dict[tuple[str, str, int], list[Cell]] = {}
         try:
-            for _, port in servers.values():
-                run_wrk(port, script, connections=16, seconds=2)  # warm up
-            for _ in range(rounds):
+            for name, load in LOADS:
+                run_wrk(servers[name][1], scripts[load], connections=16, seconds=2)  # warm up
+            for r in range(rounds):
                 for c in connections:
-                    for name, (_, port) in servers.items():
-                        runs.setdefault((name, c), []).append(
-                            run_wrk(port, script, connections=c, seconds=seconds)
-                        )
+                    for name, load in LOADS if r % 2 == 0 else LOADS[::-1]:
+                        cell = run_wrk(servers[name][1], scripts[load], connections=c, seconds=seconds)
+                        runs.setdefault((name, load, c), []).append(cell)
         finally:
             for proc, _ in servers.values():
                 proc.send_signal(signal.SIGTERM)
                 proc.wait(timeout=60)
-
-        def median_of(name: str, c: int) -> tuple[float, float, float]:
-            samples = runs[(name, c)]
-            return (
-                statistics.median(r[0] for r in samples),
-                statistics.median(r[1] for r in samples),
-                statistics.median(r[2] for r in samples),
-            )
-
-        results = {name: {c: median_of(name, c) for c in connections} for name in servers}
-        return [(c, results["webhook"][c], results["baseline"][c]) for c in connections]
+        return runs
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def summarize(runs: list[Cell]) -> Cell:
+    return (
+        statistics.median(r[0] for r in runs),
+        statistics.median(r[1] for r in runs),
+        statistics.median(r[2] for r in runs),
+    )
+
+
+def paired_ratio(runs: list[Cell], baseline: list[Cell]) -> float:
+    """The median over rounds of throughput / the same round's baseline throughput."""
+    return statistics.median(a[0] / b[0] for a, b in zip(runs, baseline, strict=True))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=int, default=5, help="wrk duration per run")
     parser.add_argument(
-        "--tls-rounds", type=int, default=3, help="alternating runs per server and concurrency"
+        "--tls-rounds", type=int, default=5, help="alternating runs per server and concurrency"
     )
     parser.add_argument("--connections", default="1,16,64")
     parser.add_argument("--rounds", type=int, default=20000, help="calls per pure measurement")
@@ -319,15 +360,21 @@ def main() -> None:
         print(f"| {name} | {median:.1f} | {p99:.1f} |")
 
     connections = [int(c) for c in args.connections.split(",")]
+    runs = bench_tls(connections, args.seconds, args.tls_rounds)
     print(
-        f"\nwrk -t1 --latency, HTTPS (TLS 1.3, keep-alive), one server worker; median of {args.tls_rounds} "
-        f"alternating {args.seconds} s runs per cell\n"
+        f"\nwrk -t1 --latency, HTTPS (TLS 1.3, keep-alive), one server worker; {args.tls_rounds} rounds of "
+        f"{args.seconds} s runs per cell, the runs of a round adjacent; req/s and latencies are medians over "
+        "rounds, a ratio is the median over rounds of req/s over the same round's baseline req/s\n"
     )
-    print("| connections | webhook req/s | p50 ms | p99 ms | baseline req/s | p50 ms | p99 ms | ratio |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for c, (rps, p50, p99), (brps, bp50, bp99) in bench_tls(connections, args.seconds, args.tls_rounds):
-        cells = [f"{rps:,.0f}", f"{p50:.2f}", f"{p99:.2f}", f"{brps:,.0f}", f"{bp50:.2f}", f"{bp99:.2f}"]
-        print(f"| {c} | {' | '.join(cells)} | {rps / brps:.0%} |")
+    header = "req/s | p50 ms | p99 ms"
+    print(f"| load | connections | webhook {header} | baseline {header} | ratio |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for load in ("template", "new-shape"):
+        for c in connections:
+            ours, base = runs[("webhook", load, c)], runs[("baseline", "template", c)]
+            cells = [f"{summarize(ours)[0]:,.0f}", *(f"{v:.2f}" for v in summarize(ours)[1:])]
+            cells += [f"{summarize(base)[0]:,.0f}", *(f"{v:.2f}" for v in summarize(base)[1:])]
+            print(f"| {load} | {c} | {' | '.join(cells)} | {paired_ratio(ours, base):.0%} |")
 
 
 if __name__ == "__main__":

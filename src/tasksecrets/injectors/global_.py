@@ -55,11 +55,15 @@ class GlobalSecretSource:
         secrets_dir: str | Path | None = "/etc/secrets",
         env_prefix: str = "FLYTE_SECRET_",
     ) -> None:
+        # The process environment is snapshotted (names with the prefix only): plain dict lookups
+        # instead of os.environ's encoding, and a source whose contents cannot change. Any other
+        # mapping is read as it is at each lookup.
+        self._snapshot = environ is None or environ is os.environ
         if environ is None:
             environ = {}
-        self._has_environ = bool(environ)
-        if environ is os.environ:  # a snapshot: plain dict lookups instead of os.environ's encoding
+        elif environ is os.environ:
             environ = {name: value for name, value in environ.items() if name.startswith(env_prefix)}
+        self._has_environ = bool(environ)
         self._environ: Mapping[str, str] = environ
         self.secrets_dir = Path(secrets_dir) if secrets_dir else None
         self._listing = _DirListing(str(self.secrets_dir)) if self.secrets_dir is not None else None
@@ -84,6 +88,14 @@ class GlobalSecretSource:
     def holds_nothing(self) -> bool:
         """True when there is neither an env mapping with entries nor a directory to read."""
         return not self._has_environ and self.secrets_dir is None
+
+    @property
+    def fixed(self) -> bool:
+        """True when what it holds cannot change: a snapshot of the process environment, no directory.
+
+        Its answers are then a function of the request alone (see :mod:`tasksecrets.webhook.shapes`).
+        """
+        return self.secrets_dir is None and self._snapshot
 
     def env_name(self, secret: Secret) -> str:
         """The env var this source reads for ``secret``."""

@@ -19,6 +19,7 @@ Names (``outcome`` is ``admitted``, ``denied``, ``bad_request`` or ``error``):
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from typing import Any
 
 from prometheus_client import (
@@ -90,11 +91,22 @@ class WebhookMetrics:
         self._requests[outcome].inc()
         self._latency[outcome].observe(seconds)
 
-    def observe_injection(self, manager: str) -> None:
+    def observe_injection(self, manager: str, count: int = 1) -> None:
         child = self._injections.get(manager)
         if child is None:  # a handful of managers at most: keep their children
             child = self._injections[manager] = self.injections.labels(manager)
-        child.inc()
+        child.inc(count)
+
+    def observe_injections(self, managers: Sequence[str]) -> None:
+        """One pod's injections, the manager of each: counted with one increment per manager."""
+        if not managers:
+            return
+        first = managers[0]
+        if managers.count(first) == len(managers):  # the common case: one manager did them all
+            self.observe_injection(first, len(managers))
+            return
+        for manager in dict.fromkeys(managers):
+            self.observe_injection(manager, managers.count(manager))
 
     def observe_denial(self, code: int) -> None:
         self.denials.labels(str(code)).inc()

@@ -22,6 +22,7 @@ from tasksecrets.injectors.registry import create_injector
 from tasksecrets.sdk.secret import Secret
 from tasksecrets.webhook.config import Config
 from tasksecrets.webhook.patches import build_patch
+from tasksecrets.webhook.shapes import AnswerMemo
 from tasksecrets.wire import decode_pod_secrets
 
 __all__ = ["DENIED_CODE", "INVALID_CODE", "MutationResult", "Mutator", "mutate_pod"]
@@ -119,6 +120,10 @@ class Mutator:
         # Any other injector (file managers put config resources, maybe floats, into init
         # containers; third-party ones may put anything) keeps the scan.
         self.patch_is_text_only = all(type(i) in (GlobalInjector, K8sInjector) for i in self.injectors)
+        # Answers by pod shape (see tasksecrets.webhook.shapes): only where the patch is a function of
+        # what shape_key reads: K8s (exactly that class), after a Global whose holdings cannot change.
+        shaped = all(_reads_shape_only(i) for i in self.injectors)
+        self.answers_by_shape: AnswerMemo | None = AnswerMemo() if shaped else None
 
     def mutate(self, pod: Mapping[str, Any]) -> MutationResult:
         """Mutate one pod (a dict as decoded from JSON); never changes ``pod``."""
@@ -192,6 +197,12 @@ class Mutator:
             build_pod=editor.build_pod,
             warnings=warnings,
         )
+
+
+def _reads_shape_only(injector: Injector) -> bool:
+    if type(injector) is K8sInjector:
+        return True
+    return isinstance(injector, GlobalInjector) and type(injector) is GlobalInjector and injector.source.fixed
 
 
 def mutate_pod(

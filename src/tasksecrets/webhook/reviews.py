@@ -24,27 +24,33 @@ from __future__ import annotations
 import base64
 import json
 import re
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, NamedTuple
 
 from tasksecrets.injectors.global_ import GlobalSecretSource
 from tasksecrets.webhook.config import Config
 from tasksecrets.webhook.mutating import INVALID_CODE, MutationResult, Mutator
+from tasksecrets.webhook.shapes import shape_key
 
 __all__ = ["REVIEW_VERSIONS", "ReviewOutcome", "handle_review", "parse_body", "review_body"]
 
 REVIEW_VERSIONS = ("admission.k8s.io/v1", "admission.k8s.io/v1beta1")
 
 
-@dataclass(frozen=True)
-class ReviewOutcome:
-    """The HTTP answer plus what the server counts: ``outcome`` is admitted, denied or invalid."""
+class ReviewOutcome(NamedTuple):
+    """The HTTP answer plus what the server counts: ``outcome`` is admitted, denied or invalid.
+
+    ``managers`` names the manager of each secret injected (for the metrics). ``result`` is the
+    mutation's result when the pod was mutated for this answer; None when the request was not
+    usable, and when the answer was remembered for the pod's shape (see
+    :mod:`tasksecrets.webhook.shapes`): mutate the pod to see the mutated pod then.
+    """
 
     status: int
     body: dict[str, Any]
     outcome: str
     result: MutationResult | None = None
+    managers: Sequence[str] = ()
 
 
 class _BadRequest(ValueError):
@@ -123,6 +129,8 @@ def _load_std(body: bytes | str | Mapping[str, Any]) -> Any:
 def _is_text(value: object) -> bool:
     if not isinstance(value, str) or not value:
         return False
+    if value.isascii():
+        return True
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:  # lone surrogates from \ud800-style escapes
@@ -169,10 +177,7 @@ def review_body(
         response["allowed"] = True
         if result.patch:
             response["patchType"] = "JSONPatch"
-            response["patch"] = _encode_patch(
-                _dump_patch(result.patch, patch_is_text_only),
-                cacheable=patch_is_text_only and all(m != "Global" for _, m in result.injections),
-            )
+            response["patch"] = _encode_patch(_dump_patch(result.patch, patch_is_text_only))
         if result.warnings:
             response["warnings"] = list(result.warnings)
     return {"apiVersion": api_version, "kind": "AdmissionReview", "response": response}
@@ -191,25 +196,8 @@ def _dump_patch(patch: list[dict[str, Any]], text_only: bool = False) -> bytes:
     return json.dumps(patch, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
-# Pods made from one template get the same patch again and again: its base64 text is remembered,
-# keyed by the patch's own bytes, so a hit is exactly what encoding would give. Only for patches that
-# hold names and no values: K8s writes references to secrets, never their values; a patch Global
-# injected into holds values and is never kept. Bounded in entries and in entry size.
-_PATCH_B64: dict[bytes, str] = {}
-_PATCH_B64_ENTRIES = 256
-_PATCH_B64_MAX_BYTES = 16 * 1024
-
-
-def _encode_patch(data: bytes, *, cacheable: bool) -> str:
-    if not cacheable or len(data) > _PATCH_B64_MAX_BYTES:
-        return base64.b64encode(data).decode("ascii")
-    encoded = _PATCH_B64.get(data)
-    if encoded is None:
-        encoded = base64.b64encode(data).decode("ascii")
-        if len(_PATCH_B64) >= _PATCH_B64_ENTRIES:
-            _PATCH_B64.clear()
-        _PATCH_B64[data] = encoded
-    return encoded
+def _encode_patch(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
 
 
 def _may_hold_small_float(data: bytes) -> bool:
@@ -265,10 +253,32 @@ def review(
     if problem is not None:
         return ReviewOutcome(200, review_body(api_version, uid, None, message=problem), "denied")
     mutator = config if isinstance(config, Mutator) else Mutator(config, global_secrets=global_secrets)
+    pod = request["object"]
+    memo, key = mutator.answers_by_shape, None
     try:
-        result = mutator.mutate(request["object"])
+        if memo is not None:
+            key = shape_key(pod)
+            if key is not None:
+                hit = memo.get(key)
+                if hit is not None:
+                    return _remembered(api_version, uid, hit)
+        result = mutator.mutate(pod)
     except RecursionError:
         result = MutationResult(False, [], {}, reason="the pod is nested too deeply", code=INVALID_CODE)
     outcome = "admitted" if result.allowed else "denied"
     answer = review_body(api_version, uid, result, patch_is_text_only=mutator.patch_is_text_only)
-    return ReviewOutcome(200, answer, outcome, result)
+    # Kept only when Global injected nothing: an answer with a value is never remembered.
+    managers = [manager for _, manager in result.injections]
+    keep = result.allowed and not result.warnings and "Global" not in managers
+    if memo is not None and key is not None and keep:
+        response = dict(answer["response"])
+        del response["uid"]
+        memo.put(key, (response, managers))
+    return ReviewOutcome(200, answer, outcome, result, managers)
+
+
+def _remembered(api_version: str, uid: str, entry: tuple[dict[str, Any], list[str]]) -> ReviewOutcome:
+    # The answer remembered for this pod's shape: what mutating and encoding would give (see shapes).
+    response, managers = entry
+    answer = {"apiVersion": api_version, "kind": "AdmissionReview", "response": {"uid": uid, **response}}
+    return ReviewOutcome(200, answer, "admitted", None, managers)

@@ -184,8 +184,7 @@ class WebhookApp:
                 self.metrics.observe_denial(code)
                 # The message names secrets and reasons, never values; uid ties it to the API server's log.
                 logger.info("denied %s (%s): %s", response.get("uid", "?"), code, status.get("message", ""))
-        for manager in answer.injections:
-            self.metrics.observe_injection(manager)
+        self.metrics.observe_injections(answer.injections)
         self.metrics.observe_request(outcome, seconds)
 
     def _log_internal_error(self, exc: BaseException) -> None:

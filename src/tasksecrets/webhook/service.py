@@ -58,8 +58,7 @@ def build_review(config: Config) -> ReviewFunc:
 
     def answer(body: bytes) -> ReviewAnswer:
         outcome = review(body, mutator)
-        injections = [manager for _, manager in outcome.result.injections] if outcome.result else ()
-        return ReviewAnswer(outcome.status, outcome.body, injections)
+        return ReviewAnswer(outcome.status, outcome.body, outcome.managers)
 
     return answer
 
