@@ -311,8 +311,6 @@ def test_a_pod_of_a_known_shape_is_answered_from_the_memo() -> None:
     [
         {"metadata": [], "spec": {}},
         {"metadata": {"annotations": "x"}},
-        {"metadata": {"annotations": {"flyte.secrets/s0": 1}}},
-        {"metadata": {"annotations": {1: "x"}}},
         {"spec": []},
         {"spec": {"containers": {}}},
         {"spec": {"containers": ["c"]}},
@@ -325,6 +323,25 @@ def test_a_pod_of_a_known_shape_is_answered_from_the_memo() -> None:
 )
 def test_pods_the_editor_would_refuse_have_no_key(pod: Any) -> None:
     assert shape_key(pod) is None
+
+
+@pytest.mark.parametrize(
+    "annotations",
+    [
+        {"flyte.secrets/s0": 1},
+        {"flyte.secrets/s0": ["a"]},
+        {"flyte.secrets/s0": {"a": "b"}},
+        {"note": ["not", "hashable"], **encode_pod_metadata([SECRETS[0]])[1]},
+        {1: "x", **encode_pod_metadata([SECRETS[0]])[1]},
+    ],
+)
+def test_odd_annotations_get_the_computed_answer_every_time(annotations: dict[Any, Any]) -> None:
+    mutator = Mutator(parse_config({}))
+    pod = {"metadata": {"annotations": annotations}, "spec": {"containers": [{"name": "c"}]}}
+    for uid in ("u1", "u2"):
+        request = {"uid": uid, "object": pod}
+        body = {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": request}
+        assert review(body, mutator).body == _computed(pod, uid)
 
 
 def test_only_chains_whose_answers_depend_on_the_shape_remember(

@@ -11,7 +11,8 @@ What K8s reads of a pod, mirrored here (see :class:`~tasksecrets.injectors.base.
 :mod:`tasksecrets.injectors.k8s` and :func:`~tasksecrets.webhook.patches.build_patch`):
 
 - the ``flyte.secrets/*`` annotations (the requests), and whether ``metadata`` and its
-  ``annotations`` are objects;
+  ``annotations`` are objects (the key holds all the annotations: cheaper to take whole, and the
+  pods of a task share them);
 - whether ``spec`` is an object; for every init container and container, in order: whether ``env``
   and ``volumeMounts`` are lists, and the names in them (as ``str(name)``, as the editor takes them);
 - ``spec.volumes``, in order: for a secret volume its name, ``secretName`` and items (an item is
@@ -20,7 +21,8 @@ What K8s reads of a pod, mirrored here (see :class:`~tasksecrets.injectors.base.
 
 Anything the editor would refuse or treat specially (a container that is not an object, ``env``
 that is not a list, an annotation value that is not text, ...) has no key: such a pod takes the
-ordinary path and gets its ordinary answer. Only chains of exactly K8s, or K8s after a Global
+ordinary path and gets its ordinary answer, as does a pod whose key cannot be hashed (an annotation
+value that is a list). Only chains of exactly K8s, or K8s after a Global
 that reads a fixed snapshot of env vars and no directory, are served from the memo
 (:attr:`Mutator.answers_by_shape`), and only answers that hold no value: an answer where Global
 injected a value is never kept. Keys hold names, never values.
@@ -28,9 +30,8 @@ injected a value is never kept. Keys hold names, never values.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
-
-from tasksecrets.wire import ANNOTATION_PREFIX
 
 __all__ = ["AnswerMemo", "shape_key"]
 
@@ -55,68 +56,66 @@ def shape_key(pod: object) -> ShapeKey | None:
         return None
 
 
+# The key is flat, one list made into a tuple (the webhook computes one per request, and each call
+# and each small tuple costs): the metadata state and the requests as (name, value) pairs, then for
+# initContainers and containers their count and, per container, the count of env entries and their
+# names then the count of mounts and their names (None for a list the pod lacks), then the volumes.
+# The counts make the sequence read back one way only, so equal keys mean equal shapes.
+_FIELDS = ("env", "volumeMounts")
+
+
 def _shape(pod: object) -> ShapeKey:
     if not isinstance(pod, dict):
         raise _NoKey
+    key: list[Any] = []
+    append = key.append
     metadata = pod.get("metadata")
     if metadata is None:
-        meta_state, annotations = 0, None
-    elif isinstance(metadata, dict):
+        append(0)
+    elif not isinstance(metadata, dict):
+        raise _NoKey
+    else:
         annotations = metadata.get("annotations")
         if annotations is None:
-            meta_state = 1
-        elif isinstance(annotations, dict):
-            meta_state = 2
-        else:
+            append(1)
+        elif not isinstance(annotations, dict):
             raise _NoKey
-    else:
-        raise _NoKey
-    requests: tuple[tuple[str, str], ...] = ()
-    if annotations:
-        prefix = ANNOTATION_PREFIX
-        try:  # keys are text in JSON; any other key (from YAML) leaves the pod to the ordinary path
-            found = [(k, v) for k, v in annotations.items() if k.startswith(prefix)]
-        except AttributeError:
-            raise _NoKey from None
-        for _, value in found:
-            if not isinstance(value, str):
-                raise _NoKey
-        requests = tuple(found)
+        else:
+            # All of them, not only the requests: one C-level copy instead of a Python loop over
+            # them (the key is finer than needed, which is safe; the pods of a task share their
+            # annotations). Values that are not hashable fail when the key is looked up.
+            append(tuple(annotations.items()))
     spec = pod.get("spec")
     if spec is None:
-        return (requests, meta_state, None)
+        append(None)
+        return tuple(key)
     if not isinstance(spec, dict):
         raise _NoKey
-    return (
-        requests,
-        meta_state,
-        _containers(spec.get("initContainers")),
-        _containers(spec.get("containers")),
-        _volumes(spec.get("volumes")),
-    )
-
-
-def _containers(items: object) -> tuple[Any, ...] | None:
-    # Flat: the env names then the mount names of each container in turn.
-    if items is None:
-        return None
-    if not isinstance(items, list):
-        raise _NoKey
-    shapes: list[tuple[object, ...] | None] = []
-    for container in items:
-        if not isinstance(container, dict):
+    append(True)
+    for kind in ("initContainers", "containers"):
+        containers = spec.get(kind)
+        if containers is None:
+            append(None)
+            continue
+        if not isinstance(containers, list):
             raise _NoKey
-        env, mounts = container.get("env"), container.get("volumeMounts")
-        shapes.append(None if env is None else _names(env))
-        shapes.append(None if mounts is None else _names(mounts))
-    return tuple(shapes)
-
-
-def _names(items: object) -> tuple[object, ...]:
-    if not isinstance(items, list):
-        raise _NoKey
-    # The editor skips entries that are not objects; keep their places anyway (a finer key is safe).
-    return tuple([str(e.get("name")) if isinstance(e, dict) else _NOT_AN_OBJECT for e in items])
+        append(len(containers))
+        for container in containers:
+            if not isinstance(container, dict):
+                raise _NoKey
+            for field in _FIELDS:
+                entries = container.get(field)
+                if entries is None:
+                    append(None)
+                elif not isinstance(entries, list):
+                    raise _NoKey
+                else:
+                    append(len(entries))
+                    # The editor takes str(name) of objects and skips other entries.
+                    for entry in entries:
+                        append(str(entry.get("name")) if isinstance(entry, dict) else _NOT_AN_OBJECT)
+    append(_volumes(spec.get("volumes")))
+    return tuple(key)
 
 
 def _volumes(volumes: object) -> tuple[Any, ...] | None:
@@ -168,14 +167,22 @@ class AnswerMemo:
         self._entries: dict[ShapeKey, Any] = {}
 
     def get(self, key: ShapeKey) -> Any:
-        """The entry stored for ``key``, or None."""
-        return self._entries.get(key)
+        """The entry stored for ``key``, or None (also when ``key`` cannot be hashed)."""
+        try:
+            return self._entries.get(key)
+        except TypeError:
+            return None
 
     def put(self, key: ShapeKey, entry: Any) -> None:
-        """Store ``entry`` for ``key``."""
+        """Store ``entry`` for ``key``; a key that cannot be hashed stores nothing."""
         if len(self._entries) >= self._size:
             self._entries.clear()
-        self._entries[key] = entry
+        with contextlib.suppress(TypeError):
+            self._entries[key] = entry
+
+    def clear(self) -> None:
+        """Forget every entry."""
+        self._entries.clear()
 
     def __len__(self) -> int:
         return len(self._entries)
