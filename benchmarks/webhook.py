@@ -43,8 +43,7 @@ from serverproc import free_port, serve_command
 from tasksecrets.sdk.secret import Secret
 from tasksecrets.webhook.config import Config
 from tasksecrets.webhook.mutating import Mutator, mutate_pod
-from tasksecrets.webhook.reviews import review
-from tasksecrets.webhook.server import encode_json
+from tasksecrets.webhook.reviews import encode_json, review
 from tasksecrets.webhook.service import build_baseline_review, build_review
 from tasksecrets.wire import encode_pod_metadata
 

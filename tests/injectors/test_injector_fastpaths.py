@@ -118,6 +118,23 @@ def test_process_environment_is_read_once_with_the_prefix_only(monkeypatch: pyte
     assert "UNRELATED_SNAP" not in source._environ and FAKE not in repr(source)
 
 
+def test_an_environment_without_the_prefix_holds_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Global reads a snapshot of the prefixed names: with none and no directory it is left out."""
+    from tasksecrets.webhook.config import parse_config
+    from tasksecrets.webhook.mutating import Mutator
+
+    for name in [n for n in os.environ if n.startswith("FLYTE_SECRET_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("UNRELATED_SNAP", "x")
+    source = GlobalSecretSource(environ=os.environ, secrets_dir=None)
+    assert source.holds_nothing and source.fixed
+    assert [i.name for i in Mutator(parse_config({}), global_secrets=source).injectors] == ["K8s"]
+    monkeypatch.setenv("FLYTE_SECRET_SNAP_KEY", FAKE)
+    source = GlobalSecretSource(environ=os.environ, secrets_dir=None)
+    assert not source.holds_nothing and source.fixed
+    assert [i.name for i in Mutator(parse_config({}), global_secrets=source).injectors] == ["Global", "K8s"]
+
+
 def test_files_that_appear_later_are_seen(tmp_path: Path) -> None:
     source, _ = source_and_injector(tmp_path, {})
     secret = Secret(group="late", key="token")

@@ -25,7 +25,7 @@ from tasksecrets.sdk.secret import MountType, Secret
 from tasksecrets.webhook.config import parse_config
 from tasksecrets.webhook.metrics import WebhookMetrics
 from tasksecrets.webhook.mutating import Mutator
-from tasksecrets.webhook.reviews import review, review_body
+from tasksecrets.webhook.reviews import encode_json, review, review_body
 from tasksecrets.webhook.shapes import AnswerMemo, shape_key
 from tasksecrets.wire import encode_pod_metadata
 
@@ -323,6 +323,26 @@ def test_a_pod_of_a_known_shape_is_answered_from_the_memo() -> None:
 )
 def test_pods_the_editor_would_refuse_have_no_key(pod: Any) -> None:
     assert shape_key(pod) is None
+
+
+@pytest.mark.parametrize("api_version", ["admission.k8s.io/v1", "admission.k8s.io/v1beta1"])
+@pytest.mark.parametrize(
+    "uid", ["7c0e9b34-8c0b", 'quote " and \\ backslash', "é-ü-\u2028-😀", "@tasksecrets-uid@"]
+)
+def test_a_remembered_answer_is_encoded_as_the_server_encodes_it(api_version: str, uid: str) -> None:
+    mutator = Mutator(parse_config({}))
+    _, annotations = encode_pod_metadata(SECRETS[:3])
+    pod = {"metadata": {"annotations": annotations}, "spec": {"containers": [{"name": "c"}]}}
+    review(
+        {"apiVersion": api_version, "kind": "AdmissionReview", "request": {"uid": "first", "object": pod}},
+        mutator,
+    )
+    body = {"apiVersion": api_version, "kind": "AdmissionReview", "request": {"uid": uid, "object": pod}}
+    outcome = review(body, mutator)
+    assert outcome.result is None  # from the memo
+    assert outcome.encoded is not None and outcome.encoded == encode_json(outcome.body)
+    assert json.loads(outcome.encoded)["response"]["uid"] == uid
+    assert outcome.body == review_body(api_version, uid, mutator.mutate(pod))
 
 
 @pytest.mark.parametrize(

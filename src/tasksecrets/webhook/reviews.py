@@ -32,7 +32,7 @@ from tasksecrets.webhook.config import Config
 from tasksecrets.webhook.mutating import INVALID_CODE, MutationResult, Mutator
 from tasksecrets.webhook.shapes import shape_key
 
-__all__ = ["REVIEW_VERSIONS", "ReviewOutcome", "handle_review", "parse_body", "review_body"]
+__all__ = ["REVIEW_VERSIONS", "ReviewOutcome", "encode_json", "handle_review", "parse_body", "review_body"]
 
 REVIEW_VERSIONS = ("admission.k8s.io/v1", "admission.k8s.io/v1beta1")
 
@@ -40,7 +40,8 @@ REVIEW_VERSIONS = ("admission.k8s.io/v1", "admission.k8s.io/v1beta1")
 class ReviewOutcome(NamedTuple):
     """The HTTP answer plus what the server counts: ``outcome`` is admitted, denied or invalid.
 
-    ``managers`` names the manager of each secret injected (for the metrics). ``result`` is the
+    ``managers`` names the manager of each secret injected (for the metrics). ``encoded`` is the
+    body already encoded as the server encodes it, when the review had it at hand. ``result`` is the
     mutation's result when the pod was mutated for this answer; None when the request was not
     usable, and when the answer was remembered for the pod's shape (see
     :mod:`tasksecrets.webhook.shapes`): mutate the pod to see the mutated pod then.
@@ -51,6 +52,7 @@ class ReviewOutcome(NamedTuple):
     outcome: str
     result: MutationResult | None = None
     managers: Sequence[str] = ()
+    encoded: bytes | None = None
 
 
 class _BadRequest(ValueError):
@@ -71,7 +73,27 @@ _SHORT_EXPONENT = re.compile(rb"e-[5-9](?![0-9])")
 _SMALL_DECIMAL = re.compile(rb"0\.0000")
 
 _fast_loads: Callable[[bytes], Any] | None
+
+
+def _encode_json_std(obj: Any) -> bytes:
+    try:
+        return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate echoed from the request: escape everything instead
+        return json.dumps(obj, separators=(",", ":")).encode("ascii")
+
+
+def encode_json(obj: Any) -> bytes:
+    """Compact UTF-8 JSON, how the server writes every answer; lone surrogates are escaped, never an error."""
+    if _plain_dumps is not None:
+        try:
+            return _plain_dumps(obj)
+        except TypeError:  # orjson.JSONEncodeError: a lone surrogate; the standard library escapes it
+            pass
+    return _encode_json_std(obj)
+
+
 _fast_dumps: Callable[[Any], bytes] | None
+_plain_dumps: Callable[[Any], bytes] | None
 try:
     import orjson
 
@@ -82,8 +104,9 @@ try:
         return orjson.dumps(obj, option=_ORJSON_OPTIONS)
 
     _fast_dumps = _orjson_dumps
+    _plain_dumps = orjson.dumps  # orjson encodes an answer about ten times faster
 except ImportError:  # pragma: no cover - orjson is in the webhook extra
-    _fast_loads = _fast_dumps = None
+    _fast_loads = _fast_dumps = _plain_dumps = None
 
 
 def _load(body: bytes | str | Mapping[str, Any]) -> Any:
@@ -273,12 +296,33 @@ def review(
     if memo is not None and key is not None and keep:
         response = dict(answer["response"])
         del response["uid"]
-        memo.put(key, (response, managers))
+        memo.put(key, (response, managers, {}))
     return ReviewOutcome(200, answer, outcome, result, managers)
 
 
-def _remembered(api_version: str, uid: str, entry: tuple[dict[str, Any], list[str]]) -> ReviewOutcome:
+Remembered = tuple[dict[str, Any], list[str], dict[str, tuple[bytes, bytes] | None]]
+
+
+def _remembered(api_version: str, uid: str, entry: Remembered) -> ReviewOutcome:
     # The answer remembered for this pod's shape: what mutating and encoding would give (see shapes).
-    response, managers = entry
+    # Its encoding too: the bytes before and after the uid, per apiVersion, made on first use.
+    response, managers, templates = entry
+    if api_version in templates:
+        template = templates[api_version]
+    else:
+        template = templates[api_version] = _encoded_around_uid(api_version, response)
     answer = {"apiVersion": api_version, "kind": "AdmissionReview", "response": {"uid": uid, **response}}
-    return ReviewOutcome(200, answer, "admitted", None, managers)
+    encoded = None if template is None else template[0] + encode_json(uid) + template[1]
+    return ReviewOutcome(200, answer, "admitted", None, managers, encoded)
+
+
+# Stands for the uid while the answer around it is encoded: '@' is in neither base64 nor the fixed
+# keys and values of an answer, so it is found once (else the answer is encoded whole each time).
+_UID_MARK = "@tasksecrets-uid@"
+
+
+def _encoded_around_uid(api_version: str, response: dict[str, Any]) -> tuple[bytes, bytes] | None:
+    mark = encode_json(_UID_MARK)
+    body = {"apiVersion": api_version, "kind": "AdmissionReview", "response": {"uid": _UID_MARK, **response}}
+    parts = encode_json(body).split(mark)
+    return (parts[0], parts[1]) if len(parts) == 2 else None

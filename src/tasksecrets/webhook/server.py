@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import os
 import shutil
@@ -32,6 +31,8 @@ from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any
+
+from tasksecrets.webhook.reviews import encode_json
 
 __all__ = [
     "MAX_BODY_BYTES",
@@ -56,6 +57,7 @@ class ReviewAnswer:
     status: int
     body: dict[str, Any]
     injections: Sequence[str] = ()  # the manager name of each secret injected
+    encoded: bytes | None = None  # the body as encode_json writes it, when the review has it at hand
 
 
 ReviewFunc = Callable[[bytes], ReviewAnswer]
@@ -66,27 +68,6 @@ BackgroundJob = Callable[["WebhookApp"], Coroutine[Any, Any, None]]
 
 _JSON = b"application/json"
 _TEXT = b"text/plain; charset=utf-8"
-
-
-def _encode_json_std(obj: Any) -> bytes:
-    try:
-        return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-    except UnicodeEncodeError:  # a lone surrogate echoed from the request: escape everything instead
-        return json.dumps(obj, separators=(",", ":")).encode("ascii")
-
-
-try:  # orjson (the webhook extra) encodes a review answer about ten times faster
-    import orjson
-
-    def encode_json(obj: Any) -> bytes:
-        """Compact UTF-8 JSON; strings that are not valid UTF-8 are escaped, never an error."""
-        try:
-            return orjson.dumps(obj)
-        except TypeError:  # orjson.JSONEncodeError: a lone surrogate; the standard library escapes it
-            return _encode_json_std(obj)
-
-except ImportError:  # pragma: no cover - orjson is in the webhook extra
-    encode_json = _encode_json_std
 
 
 def _error_body(message: str) -> bytes:
@@ -165,7 +146,8 @@ class WebhookApp:
             self.metrics.observe_request("bad_request", time.perf_counter() - started)
             return
         answer = self.review(body)
-        await _respond(send, answer.status, encode_json(answer.body))
+        encoded = answer.encoded if answer.encoded is not None else encode_json(answer.body)
+        await _respond(send, answer.status, encoded)
         self._count(answer, time.perf_counter() - started)
 
     def _count(self, answer: ReviewAnswer, seconds: float) -> None:

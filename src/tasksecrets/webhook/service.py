@@ -58,7 +58,7 @@ def build_review(config: Config) -> ReviewFunc:
 
     def answer(body: bytes) -> ReviewAnswer:
         outcome = review(body, mutator)
-        return ReviewAnswer(outcome.status, outcome.body, outcome.managers)
+        return ReviewAnswer(outcome.status, outcome.body, outcome.managers, outcome.encoded)
 
     return answer
 
