@@ -1,6 +1,6 @@
 """Benchmark of the pod webhook: the pure mutation per call, and the HTTPS server under wrk.
 
-    .venv/bin/python benchmarks/webhook.py [--seconds 4] [--tls-rounds 8] [--connections 1,16,64]
+    .venv/bin/python benchmarks/webhook.py [--seconds 3] [--tls-rounds 12] [--connections 1,16,64]
 
 1. The pure part, in-process: ``mutate_pod`` of a pod with 2 containers and 5 secrets (2 groups,
    ENV_VAR and FILE mounts, K8s manager), the prepared ``Mutator.mutate`` the server uses, and the whole
@@ -363,9 +363,9 @@ def paired_ratios(runs: list[Cell], baseline: list[Cell]) -> list[float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seconds", type=int, default=4, help="wrk duration per run")
+    parser.add_argument("--seconds", type=int, default=3, help="wrk duration per run")
     parser.add_argument(
-        "--tls-rounds", type=int, default=8, help="alternating runs per server and concurrency"
+        "--tls-rounds", type=int, default=12, help="alternating runs per server and concurrency"
     )
     parser.add_argument("--connections", default="1,16,64")
     parser.add_argument("--rounds", type=int, default=20000, help="calls per pure measurement")
