@@ -17,8 +17,8 @@ import jsonpatch
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tests.k8svalidate import assert_valid_manifest
 
+from k8svalidate import assert_valid_manifest
 from tasksecrets.injectors.global_ import GlobalSecretSource
 from tasksecrets.injectors.k8s import secret_volume_name
 from tasksecrets.sdk.secret import MountType, Secret
