@@ -239,7 +239,7 @@ GRID_VOLUMES: list[Any] = [
 def test_every_pod_of_a_grid_of_shapes_gets_its_own_answer() -> None:
     """Pods that differ in one thing K8s reads, all through one memo, in two rounds."""
     mutator = Mutator(parse_config({}))
-    memo = mutator.answers_by_shape = AnswerMemo(size=100_000)
+    memo = mutator.answers_by_shape = AnswerMemo(entries=100_000)
     found, hits = memo.get, [0]
 
     def counting_get(key: Any) -> Any:
@@ -398,12 +398,21 @@ def test_answers_holding_a_global_value_are_never_remembered(monkeypatch: pytest
     assert FAKE not in repr(memo._entries) and FAKE not in json.dumps(next(iter(memo._entries.values()))[0])
 
 
-def test_the_memo_is_bounded() -> None:
-    memo = AnswerMemo(size=4)
+def test_the_memo_is_bounded_in_entries_and_bytes() -> None:
+    memo = AnswerMemo(entries=4, max_bytes=800)
     for n in range(10):
         memo.put((n,), n)
         assert len(memo) <= 4
     assert memo.get((9,)) == 9 and memo.get((0,)) is None
+    memo.clear()
+    memo.put(("heavy",), "x", size=101)  # over an eighth of the budget: not kept
+    assert memo.get(("heavy",)) is None and len(memo) == 0
+    for n in range(20):
+        memo.put((n,), n, size=100)
+        assert memo._bytes <= 800 and len(memo) <= 4
+    assert memo.get((19,)) == 19
+    memo.put(([1],), "unhashable")  # stores nothing, raises nothing
+    assert memo.get(([1],)) is None
 
 
 def test_injections_are_counted_per_manager() -> None:

@@ -297,7 +297,7 @@ def review(
     if memo is not None and key is not None and keep:
         response = dict(answer["response"])
         del response["uid"]
-        memo.put(key, (response, managers, {}))
+        memo.put(key, (response, managers, {}), size=3 * len(response.get("patch", "")))
     return ReviewOutcome(200, answer, outcome, result, managers)
 
 

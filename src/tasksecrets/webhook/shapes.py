@@ -155,15 +155,19 @@ def _item(item: object) -> Any:
 
 
 class AnswerMemo:
-    """Remembered answer parts by shape key; bounded, cleared whole when full.
+    """Remembered answer parts by shape key; bounded in entries and in bytes, cleared whole when full.
 
     An entry is whatever the caller keeps for a key (the review keeps the answer's ``response``
-    without its ``uid``, and the patch and injections for the result). Entries are never changed
-    after they are stored.
+    without its ``uid``, the managers, and the answer's encoding around the uid); ``size`` is what
+    the caller says it weighs in bytes (the review: its patch's length, three times, for the
+    response and the encodings of two apiVersions). An entry heavier than an eighth of
+    ``max_bytes`` is not kept. Entries are not replaced once stored.
     """
 
-    def __init__(self, size: int = 512) -> None:
-        self._size = size
+    def __init__(self, entries: int = 512, max_bytes: int = 32 * 1024 * 1024) -> None:
+        self._max_entries = entries
+        self._max_bytes = max_bytes
+        self._bytes = 0
         self._entries: dict[ShapeKey, Any] = {}
 
     def get(self, key: ShapeKey) -> Any:
@@ -173,16 +177,20 @@ class AnswerMemo:
         except TypeError:
             return None
 
-    def put(self, key: ShapeKey, entry: Any) -> None:
-        """Store ``entry`` for ``key``; a key that cannot be hashed stores nothing."""
-        if len(self._entries) >= self._size:
-            self._entries.clear()
+    def put(self, key: ShapeKey, entry: Any, *, size: int = 0) -> None:
+        """Store ``entry`` for ``key``; a key that cannot be hashed, or a heavy entry, stores nothing."""
+        if size > self._max_bytes // 8:
+            return
+        if len(self._entries) >= self._max_entries or self._bytes + size > self._max_bytes:
+            self.clear()
         with contextlib.suppress(TypeError):
             self._entries[key] = entry
+            self._bytes += size
 
     def clear(self) -> None:
         """Forget every entry."""
         self._entries.clear()
+        self._bytes = 0
 
     def __len__(self) -> int:
         return len(self._entries)
