@@ -22,7 +22,9 @@ from serverproc import ServerProcess, make_pod, pod_review, post_json, request, 
 
 from k8svalidate import assert_valid_manifest
 from tasksecrets.sdk.secret import Secret
+from tasksecrets.webhook.config import parse_config
 from tasksecrets.webhook.metrics import WebhookMetrics
+from tasksecrets.webhook.mutating import mutate_pod
 from tasksecrets.webhook.registration import build_webhook_configuration
 from tasksecrets.webhook.server import ReviewAnswer, WebhookApp
 from tasksecrets.webhook.tlsreload import create_server_context
@@ -112,6 +114,38 @@ def test_health_ready_and_metrics(server: ServerProcess) -> None:
     assert re.search(r'^tasksecrets_webhook_injections_total\{manager="Global"\} [1-9]', metrics, re.M)
     assert 'tasksecrets_webhook_request_duration_seconds_bucket{le="0.01",outcome="admitted"}' in metrics
     assert "tasksecrets_webhook_serving_cert_expiry_timestamp_seconds" in metrics
+
+
+def _injections(server: ServerProcess, manager: str) -> float:
+    text = request(server.port, server.context(), "/metrics", method="GET")[1].decode()
+    found = re.search(rf'^tasksecrets_webhook_injections_total\{{manager="{manager}"\}} (\S+)$', text, re.M)
+    return float(found.group(1)) if found else 0.0
+
+
+@pytest.mark.parametrize("version", ["admission.k8s.io/v1", "admission.k8s.io/v1beta1"])
+def test_pods_of_one_shape_get_one_patch_and_are_all_counted(server: ServerProcess, version: str) -> None:
+    """The server remembers answers by shape: each pod still gets its own uid, the same patch as a
+    pod mutated afresh, and its injections counted; answers with Global values stay correct."""
+    context = server.context()
+    k8s_only = SECRETS[:2]
+    before = _injections(server, "K8s"), _injections(server, "Global")
+    answers = []
+    for n in range(3):
+        pod = make_pod(k8s_only, name=f"task-pod-{n}")
+        pod["spec"]["containers"][0]["env"] = [{"name": "RUN", "value": f"value-{n}"}]
+        status, answer = post_json(server.port, context, pod_review(pod, api_version=version, uid=f"u-{n}"))
+        assert status == 200 and answer["response"]["uid"] == f"u-{n}" and answer["apiVersion"] == version
+        patch = json.loads(base64.b64decode(answer["response"]["patch"]))
+        assert jsonpatch.apply_patch(pod, patch) == mutate_pod(pod, parse_config({})).pod
+        answers.append({k: v for k, v in answer["response"].items() if k != "uid"})
+    assert answers[0] == answers[1] == answers[2]
+    for n in range(2):  # Global injects a value: computed each time, and right each time
+        status, answer = post_json(server.port, context, pod_review(make_pod(SECRETS), uid=f"g-{n}"))
+        patch = json.loads(base64.b64decode(answer["response"]["patch"]))
+        env = jsonpatch.apply_patch(make_pod(SECRETS), patch)["spec"]["containers"][0]["env"]
+        assert {"name": "_FSEC_TEAM_API_TOKEN", "value": FAKE_GLOBAL_VALUE} in env
+    after = _injections(server, "K8s"), _injections(server, "Global")
+    assert after[0] - before[0] == 3 * len(k8s_only) + 2 * 2 and after[1] - before[1] == 2
 
 
 def test_sigterm_stops_cleanly_with_status_0(tmp_path: Path) -> None:
