@@ -202,7 +202,7 @@ class Mutator:
 def _reads_shape_only(injector: Injector) -> bool:
     if type(injector) is K8sInjector:
         return True
-    return isinstance(injector, GlobalInjector) and type(injector) is GlobalInjector and injector.source.fixed
+    return type(injector) is GlobalInjector and injector.source.fixed
 
 
 def mutate_pod(

@@ -73,6 +73,21 @@ _SHORT_EXPONENT = re.compile(rb"e-[5-9](?![0-9])")
 _SMALL_DECIMAL = re.compile(rb"0\.0000")
 
 _fast_loads: Callable[[bytes], Any] | None
+_fast_dumps: Callable[[Any], bytes] | None
+_plain_dumps: Callable[[Any], bytes] | None
+try:
+    import orjson
+
+    _fast_loads = orjson.loads
+    _ORJSON_OPTIONS = orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_DATETIME
+
+    def _orjson_dumps(obj: Any) -> bytes:
+        return orjson.dumps(obj, option=_ORJSON_OPTIONS)
+
+    _fast_dumps = _orjson_dumps
+    _plain_dumps = orjson.dumps  # orjson encodes an answer about ten times faster
+except ImportError:  # pragma: no cover - orjson is in the webhook extra
+    _fast_loads = _fast_dumps = _plain_dumps = None
 
 
 def _encode_json_std(obj: Any) -> bytes:
@@ -90,23 +105,6 @@ def encode_json(obj: Any) -> bytes:
         except TypeError:  # orjson.JSONEncodeError: a lone surrogate; the standard library escapes it
             pass
     return _encode_json_std(obj)
-
-
-_fast_dumps: Callable[[Any], bytes] | None
-_plain_dumps: Callable[[Any], bytes] | None
-try:
-    import orjson
-
-    _fast_loads = orjson.loads
-    _ORJSON_OPTIONS = orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_DATETIME
-
-    def _orjson_dumps(obj: Any) -> bytes:
-        return orjson.dumps(obj, option=_ORJSON_OPTIONS)
-
-    _fast_dumps = _orjson_dumps
-    _plain_dumps = orjson.dumps  # orjson encodes an answer about ten times faster
-except ImportError:  # pragma: no cover - orjson is in the webhook extra
-    _fast_loads = _fast_dumps = _plain_dumps = None
 
 
 def _load(body: bytes | str | Mapping[str, Any]) -> Any:
@@ -201,7 +199,8 @@ def review_body(
         response["allowed"] = True
         if result.patch:
             response["patchType"] = "JSONPatch"
-            response["patch"] = _encode_patch(_dump_patch(result.patch, patch_is_text_only))
+            patch = _dump_patch(result.patch, patch_is_text_only)
+            response["patch"] = base64.b64encode(patch).decode("ascii")
         if result.warnings:
             response["warnings"] = list(result.warnings)
     return {"apiVersion": api_version, "kind": "AdmissionReview", "response": response}
@@ -218,10 +217,6 @@ def _dump_patch(patch: list[dict[str, Any]], text_only: bool = False) -> bytes:
             if text_only or not _may_hold_small_float(data):
                 return data
     return json.dumps(patch, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-
-
-def _encode_patch(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
 
 
 def _may_hold_small_float(data: bytes) -> bool:

@@ -69,28 +69,16 @@ def _shape(pod: object) -> ShapeKey:
         raise _NoKey
     key: list[Any] = []
     append = key.append
-    metadata = pod.get("metadata")
-    if metadata is None:
-        append(0)
-    elif not isinstance(metadata, dict):
-        raise _NoKey
-    else:
-        annotations = metadata.get("annotations")
-        if annotations is None:
-            append(1)
-        elif not isinstance(annotations, dict):
-            raise _NoKey
-        else:
-            # All of them, not only the requests: one C-level copy instead of a Python loop over
-            # them (the key is finer than needed, which is safe; the pods of a task share their
-            # annotations). Values that are not hashable fail when the key is looked up.
-            append(tuple(annotations.items()))
-    spec = pod.get("spec")
+    metadata = _object_or_none(pod.get("metadata"))
+    annotations = None if metadata is None else _object_or_none(metadata.get("annotations"))
+    # All the annotations, not only the requests: one C-level copy instead of a Python loop over
+    # them (the key is finer than needed, which is safe; the pods of a task share their
+    # annotations). Values that are not hashable fail when the key is looked up.
+    append(0 if metadata is None else 1 if annotations is None else tuple(annotations.items()))
+    spec = _object_or_none(pod.get("spec"))
     if spec is None:
         append(None)
         return tuple(key)
-    if not isinstance(spec, dict):
-        raise _NoKey
     append(True)
     for kind in ("initContainers", "containers"):
         containers = spec.get(kind)
@@ -116,6 +104,12 @@ def _shape(pod: object) -> ShapeKey:
                         append(str(entry.get("name")) if isinstance(entry, dict) else _NOT_AN_OBJECT)
     append(_volumes(spec.get("volumes")))
     return tuple(key)
+
+
+def _object_or_none(value: object) -> dict[str, Any] | None:
+    if value is None or isinstance(value, dict):
+        return value
+    raise _NoKey
 
 
 def _volumes(volumes: object) -> tuple[Any, ...] | None:
@@ -161,7 +155,7 @@ class AnswerMemo:
     without its ``uid``, the managers, and the answer's encoding around the uid); ``size`` is what
     the caller says it weighs in bytes (the review: its patch's length, three times, for the
     response and the encodings of two apiVersions). An entry heavier than an eighth of
-    ``max_bytes`` is not kept. Entries are not replaced once stored.
+    ``max_bytes`` is not kept. The memo never changes an entry.
     """
 
     def __init__(self, entries: int = 512, max_bytes: int = 32 * 1024 * 1024) -> None:
