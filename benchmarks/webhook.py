@@ -5,7 +5,7 @@
 1. The pure part, in-process: ``mutate_pod`` of a pod with 2 containers and 5 secrets (2 groups,
    ENV_VAR and FILE mounts, K8s manager), the prepared ``Mutator.mutate`` the server uses, and the whole
    ``review`` (JSON in, AdmissionReview with base64 patch out), for a pod whose shape was not seen
-   before and for one whose answer is remembered (see ``tasksecrets.webhook.shapes``). Median and p99
+   before and for one whose answer is remembered (see ``tasksecrets.admission.memo``). Median and p99
    per call in µs.
 2. Over TLS: ``tasksecrets webhook serve`` in its own process (one worker), loaded by ``wrk --latency``
    (one thread, keep-alive connections, a Lua script posting reviews) at each concurrency, beside the
@@ -40,11 +40,12 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "webhook"))
 from serverproc import free_port, serve_command
 
+from tasksecrets.admission.config import Config
+from tasksecrets.admission.jsoncodec import encode_json
+from tasksecrets.admission.mutator import Mutator, mutate_pod
+from tasksecrets.admission.reviews import review
 from tasksecrets.sdk.secret import Secret
-from tasksecrets.webhook.config import Config
-from tasksecrets.webhook.mutating import Mutator, mutate_pod
-from tasksecrets.webhook.reviews import encode_json, review
-from tasksecrets.webhook.service import build_baseline_review, build_review
+from tasksecrets.webhook.wiring import build_baseline_review, build_review
 from tasksecrets.wire import encode_pod_metadata
 
 SECRETS = [
@@ -186,7 +187,7 @@ def manager_secrets(manager: str) -> list[Secret]:
 
 def bench_managers(rounds: int) -> list[tuple[str, float, float]]:
     """``Mutator.mutate`` of the 5-secret pod with each secret manager (ENV_VAR served by export)."""
-    from tasksecrets.webhook.config import parse_config
+    from tasksecrets.admission.config import parse_config
 
     rows = []
     for manager in ("K8s", "AWS", "GCP", "Vault", "Azure"):

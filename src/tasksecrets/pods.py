@@ -16,14 +16,14 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from tasksecrets.contract import TASK_CONTAINER
 from tasksecrets.errors import ManifestError
 from tasksecrets.sdk.task import Task
 from tasksecrets.wire import encode_pod_metadata
 
-__all__ = ["DEFAULT_IMAGE", "TASK_CONTAINER", "pod_namespace", "render_task_pod", "task_pod_name"]
+__all__ = ["DEFAULT_IMAGE", "pod_namespace", "render_task_pod", "task_pod_name"]
 
 DEFAULT_IMAGE = "python:3.11-slim"
-TASK_CONTAINER = "task"
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _HASH_CHARS = 10
 

@@ -18,9 +18,10 @@ import tempfile
 from collections.abc import Mapping
 from typing import Any, Literal
 
+from tasksecrets.contract import DEFAULT_DIR_VAR
 from tasksecrets.errors import SecretError
-from tasksecrets.sdk.naming import DEFAULT_DIR_VAR, format_file_path, read_config
 from tasksecrets.sdk.secrets import SecretsManager
+from tasksecrets.sdk.settings import read_config
 
 __all__ = ["SecretsManager", "mock_secrets"]
 
@@ -93,10 +94,9 @@ class mock_secrets(contextlib.ContextDecorator):
             directory = tempfile.mkdtemp(prefix="tasksecrets-mock-")
             self._temp_dirs.append(directory)
             set_env(DEFAULT_DIR_VAR, directory)
+            reader = SecretsManager(config._replace(default_dir=directory))
             for (group, key, version), value in self._secrets:
-                path = format_file_path(
-                    group, key, version, default_dir=directory, file_prefix=config.file_prefix
-                )
+                path = reader.get_secrets_file(group, key, version)
                 os.makedirs(os.path.dirname(path), exist_ok=True)
                 with open(path, "wb") as handle:
                     handle.write(value.encode("utf-8") if isinstance(value, str) else value)

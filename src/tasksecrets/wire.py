@@ -22,14 +22,20 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from tasksecrets.contract import (
+    ANNOTATION_PREFIX,
+    BASE32_ALPHABET,
+    INJECT_LABEL,
+    INJECT_LABEL_VALUE,
+    MAX_ANNOTATION_BYTES,
+    MountType,
+)
 from tasksecrets.errors import WireError
-from tasksecrets.sdk.secret import MountType, Secret
+from tasksecrets.sdk.secret import Secret
 
 __all__ = [
-    "ANNOTATION_PREFIX",
-    "INJECT_LABEL",
-    "INJECT_LABEL_VALUE",
-    "MAX_ANNOTATION_BYTES",
+    "b32_decode",
+    "b32_encode",
     "decode_pod_secrets",
     "decode_secret",
     "encode_pod_metadata",
@@ -38,10 +44,6 @@ __all__ = [
     "text_to_secret",
 ]
 
-INJECT_LABEL = "inject-flyte-secrets"
-INJECT_LABEL_VALUE = "true"
-ANNOTATION_PREFIX = "flyte.secrets/s"
-MAX_ANNOTATION_BYTES = 256 * 1024
 # Decoded annotations are cached: the same few requests (secret names, never values) come back on
 # every pod of a task. The cache holds at most this many entries, each at most this long, so a
 # flood of distinct or huge annotations cannot grow it.
@@ -49,7 +51,7 @@ DECODE_CACHE_SIZE = 1024
 DECODE_CACHE_MAX_CHARS = 1024
 
 _STD = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
-_OURS = "abcdefghijklmnopqrstuvwxyz123456"
+_OURS = BASE32_ALPHABET
 _TO_OURS = str.maketrans(_STD, _OURS)
 _TO_STD = str.maketrans(_OURS, _STD)
 _B32_RE = re.compile(r"[a-z1-6]*")

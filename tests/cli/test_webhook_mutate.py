@@ -14,8 +14,8 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from injectors.conformance import make_pod
 from k8svalidate import assert_valid_manifest
+from managers.conformance import make_pod
 from tasksecrets.cli.webhook_mutate import mutate_cmd
 from tasksecrets.sdk.secret import MountType, Secret
 

@@ -16,10 +16,10 @@ from typing import Any
 import jsonpatch
 
 from k8svalidate import assert_valid_manifest
-from tasksecrets.injectors.global_ import GlobalSecretSource
+from tasksecrets.admission.config import parse_config
+from tasksecrets.admission.mutator import MutationResult, mutate_pod
+from tasksecrets.managers.global_.source import GlobalSecretSource
 from tasksecrets.sdk.secret import Secret
-from tasksecrets.webhook.config import parse_config
-from tasksecrets.webhook.mutating import MutationResult, mutate_pod
 from tasksecrets.wire import encode_pod_metadata
 
 __all__ = [

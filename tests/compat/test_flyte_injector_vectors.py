@@ -24,7 +24,7 @@ from flyte_pods import (
     mutate_flyte_pod,
 )
 
-from tasksecrets.injectors.global_ import GlobalSecretSource
+from tasksecrets.managers.global_.source import GlobalSecretSource
 from tasksecrets.sdk.secret import MountType, Secret
 
 ENV, FILE, ANY = MountType.ENV_VAR, MountType.FILE, MountType.ANY

@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pytest
 
+from tasksecrets.admission.config import parse_config
 from tasksecrets.errors import WireError
 from tasksecrets.sdk.secret import MountType, Secret
 from tasksecrets.sdk.secrets import SecretsManager
-from tasksecrets.webhook.config import parse_config
 from tasksecrets.wire import (
     b32_decode,
     b32_encode,

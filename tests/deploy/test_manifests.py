@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from k8svalidate import assert_valid_manifest
-from tasksecrets.webhook.config import parse_config
+from tasksecrets.admission.config import parse_config
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 MANIFESTS = sorted(p for p in (DEPLOY / "webhook").glob("*.yaml") if p.name != "kustomization.yaml")

@@ -19,9 +19,9 @@ import pytest
 from childproc import run_tasksecrets
 from k8svalidate import assert_valid_manifest
 from services import MotoServer
+from tasksecrets.admission.config import parse_config
+from tasksecrets.admission.mutator import Mutator
 from tasksecrets.sdk.secret import Secret
-from tasksecrets.webhook.config import parse_config
-from tasksecrets.webhook.mutating import Mutator
 from tasksecrets.wire import encode_pod_metadata
 
 GROUP = "arn:aws:secretsmanager:us-east-1:123456789012:secret"

@@ -2,7 +2,7 @@
 
 Forward direction: each case declares secrets with our SDK, renders the task's pod
 (:func:`tasksecrets.pods.render_task_pod`), mutates it with the webhook's own code
-(:class:`tasksecrets.webhook.mutating.Mutator`) and materializes it with the local kubelet
+(:class:`tasksecrets.admission.mutator.Mutator`) and materializes it with the local kubelet
 (:func:`tasksecrets.local.kubelet.materialize_pod`, store in a temporary ``TASKSECRETS_HOME``). Then a
 child process with exactly the pod's env (plus ``PATH``/``HOME``/locale so Python starts) runs a small
 flytekit script: a ``@flytekit.task`` reads ``flytekit.current_context().secrets.get(group, key)`` and
@@ -44,12 +44,12 @@ from google.protobuf import text_format
 from k8svalidate import assert_valid_manifest
 from services import MotoServer
 from tasksecrets import Secret, task
-from tasksecrets.injectors.global_ import GlobalSecretSource
+from tasksecrets.admission.config import Config, parse_config
+from tasksecrets.admission.mutator import Mutator
 from tasksecrets.local.kubelet import MaterializedPod, materialize_pod
 from tasksecrets.local.store import SecretStore
+from tasksecrets.managers.global_.source import GlobalSecretSource
 from tasksecrets.pods import render_task_pod
-from tasksecrets.webhook.config import Config, parse_config
-from tasksecrets.webhook.mutating import Mutator
 
 NAMESPACE = "flytesnacks-development"
 ENV, FILE, ANY = Secret.MountType.ENV_VAR, Secret.MountType.FILE, Secret.MountType.ANY

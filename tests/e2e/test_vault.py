@@ -27,10 +27,10 @@ import pytest
 from childproc import run_tasksecrets
 from k8svalidate import assert_valid_manifest
 from services import OpenBao, Postgres
-from tasksecrets.local.materializers.vault import build_agent_config, read_agent_secrets
+from tasksecrets.admission.config import parse_config
+from tasksecrets.admission.mutator import Mutator
+from tasksecrets.managers.vault.agent import build_agent_config, read_agent_secrets
 from tasksecrets.sdk.secret import MountType, Secret
-from tasksecrets.webhook.config import parse_config
-from tasksecrets.webhook.mutating import Mutator
 from tasksecrets.wire import encode_pod_metadata
 
 KV1_VALUE = "fake-kv1-value-1"
@@ -44,7 +44,7 @@ import os
 import psycopg
 
 from tasksecrets import Secret, current_context, task, workflow
-from tasksecrets.sdk.vaultdb import parse_default_rendering
+from tasksecrets.managers.vault.rendering import parse_default_rendering
 
 ENV, FILE = Secret.MountType.ENV_VAR, Secret.MountType.FILE
 

@@ -21,7 +21,7 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
 def _validate_mutated_pods(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every pod the local cluster renders and mutates in these tests is a valid Kubernetes Pod."""
     from k8svalidate import assert_valid_manifest
-    from tasksecrets.webhook.mutating import MutationResult, Mutator
+    from tasksecrets.admission.mutator import MutationResult, Mutator
 
     mutate = Mutator.mutate
 

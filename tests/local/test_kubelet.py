@@ -17,8 +17,9 @@ import pytest
 
 from k8svalidate import assert_valid_manifest
 from tasksecrets import Secret, task
+from tasksecrets.admission.config import load_config, parse_config
+from tasksecrets.admission.mutator import Mutator
 from tasksecrets.errors import TaskExecutionError
-from tasksecrets.injectors.global_ import GlobalSecretSource
 from tasksecrets.local.kubelet import (
     DIR_MODE,
     FILE_MODE,
@@ -28,9 +29,8 @@ from tasksecrets.local.kubelet import (
     unregister_materializer,
 )
 from tasksecrets.local.store import SecretStore
+from tasksecrets.managers.global_.source import GlobalSecretSource
 from tasksecrets.pods import render_task_pod
-from tasksecrets.webhook.config import load_config, parse_config
-from tasksecrets.webhook.mutating import Mutator
 
 NS = "flytesnacks-development"
 FAKE = {"user_secret": b"fake-user-secret-1", "username": b"fake-username-2", "password": b"fake-password-3"}

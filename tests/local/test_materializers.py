@@ -14,12 +14,13 @@ from typing import Any
 import pytest
 
 from k8svalidate import assert_valid_manifest
+from tasksecrets.admission.config import parse_config
+from tasksecrets.admission.mutator import Mutator
 from tasksecrets.errors import TaskExecutionError
 from tasksecrets.local.kubelet import materialize_pod
-from tasksecrets.local.materializers.vault import AgentSecret, read_agent_secrets, render_with_hvac
+from tasksecrets.managers.vault.agent import AgentSecret, read_agent_secrets
+from tasksecrets.managers.vault.materializer import render_with_hvac
 from tasksecrets.sdk.secret import MountType, Secret
-from tasksecrets.webhook.config import parse_config
-from tasksecrets.webhook.mutating import Mutator
 from tasksecrets.wire import encode_pod_metadata
 
 

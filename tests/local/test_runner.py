@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from tasksecrets.admission.config import parse_config
 from tasksecrets.errors import TaskExecutionError
 from tasksecrets.local.runner import LocalClusterExecutor, scrub_environ
 from tasksecrets.local.store import SecretStore
@@ -25,7 +26,6 @@ from tasksecrets.sdk.executor import use_executor
 from tasksecrets.sdk.loader import load_module
 from tasksecrets.sdk.secret import Secret
 from tasksecrets.sdk.task import Task
-from tasksecrets.webhook.config import parse_config
 
 NS = "flytesnacks-development"
 FAKE = {"user_secret": b"fake-user-secret-1", "username": b"fake-username-2", "password": b"fake-password-3"}

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from secretsenv import clean_secrets_env  # noqa: F401  (autouse: applies here)
-from tasksecrets.sdk.naming import DEFAULT_DIR_VAR
+from tasksecrets.contract import DEFAULT_DIR_VAR
 
 
 @pytest.fixture

@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 
 from childproc import run_tasksecrets
+from tasksecrets.contract import EXPORT_ENV_VAR
 from tasksecrets.errors import SecretError
-from tasksecrets.sdk.exports import EXPORT_ENV_VAR, apply_env_exports, format_export_spec, parse_export_spec
-from tasksecrets.sdk.vaultdb import parse_default_rendering
+from tasksecrets.managers.vault.rendering import parse_default_rendering
+from tasksecrets.sdk.exports import apply_env_exports, format_export_spec, parse_export_spec
 
 
 def write(path: Path, data: bytes) -> None:

@@ -21,7 +21,7 @@ from kubeapi import KubeApiMock, stored, write_kubeconfig
 from k8svalidate import assert_valid_manifest
 from tasksecrets.cli.webhook import webhook_group
 from tasksecrets.errors import ManifestError
-from tasksecrets.webhook.certs import (
+from tasksecrets.webhook.certificates.authority import (
     CertBundle,
     CertPolicy,
     check_serving_cert,
@@ -33,7 +33,7 @@ from tasksecrets.webhook.certs import (
     read_serial,
     write_cert_files,
 )
-from tasksecrets.webhook.certstore import sync_secret_certs
+from tasksecrets.webhook.certificates.storage import sync_secret_certs
 from tasksecrets.webhook.kube import KubeClient
 
 pytestmark = pytest.mark.kmock(cls=KubeApiMock)

@@ -14,8 +14,8 @@ import pytest
 from kubeapi import KubeApiMock, RacingKubeApiMock, stored, write_kubeconfig
 
 from k8svalidate import assert_valid_manifest
+from tasksecrets.admission.config import parse_config
 from tasksecrets.errors import ConfigError, KubernetesApiError
-from tasksecrets.webhook.config import parse_config
 from tasksecrets.webhook.kube import KubeClient
 from tasksecrets.webhook.registration import build_webhook_configuration, register_webhook
 

@@ -21,13 +21,13 @@ from kubeapi import KubeApiMock, stored, write_kubeconfig
 from serverproc import ServerProcess, make_pod, pod_review, post_json, request, start_server, wait_for
 
 from k8svalidate import assert_valid_manifest
+from tasksecrets.admission.config import parse_config
+from tasksecrets.admission.mutator import mutate_pod
 from tasksecrets.sdk.secret import Secret
-from tasksecrets.webhook.config import parse_config
+from tasksecrets.webhook.certificates.reload import create_server_context
+from tasksecrets.webhook.http import ReviewAnswer, WebhookApp
 from tasksecrets.webhook.metrics import WebhookMetrics
-from tasksecrets.webhook.mutating import mutate_pod
 from tasksecrets.webhook.registration import build_webhook_configuration
-from tasksecrets.webhook.server import ReviewAnswer, WebhookApp
-from tasksecrets.webhook.tlsreload import create_server_context
 
 FAKE_GLOBAL_VALUE = "fake-global-value-must-not-be-logged-7f3a"
 

@@ -21,7 +21,7 @@ from cryptography import x509
 from serverproc import ServerProcess, client_context, make_pod, pod_review, start_server
 
 from tasksecrets.sdk.secret import Secret
-from tasksecrets.webhook.certs import (
+from tasksecrets.webhook.certificates.authority import (
     CertBundle,
     create_bundle,
     issue_serving_cert,
@@ -168,7 +168,7 @@ def test_certificate_reload_under_load(tmp_path: Path) -> None:
 
 
 def test_a_pair_that_does_not_match_is_refused_and_the_old_one_stays(tmp_path: Path) -> None:
-    from tasksecrets.webhook.tlsreload import CertReloader
+    from tasksecrets.webhook.certificates.reload import CertReloader
 
     now = datetime.datetime.now(datetime.timezone.utc)
     first = create_bundle(dns_names=["localhost"], validity_days=30, now=now)
@@ -198,7 +198,7 @@ def test_missing_certificate_is_a_clear_error(tmp_path: Path) -> None:
     import pytest
 
     from tasksecrets.errors import ConfigError
-    from tasksecrets.webhook.tlsreload import CertReloader
+    from tasksecrets.webhook.certificates.reload import CertReloader
 
     with pytest.raises(ConfigError, match="init-certs"):
         CertReloader(tmp_path)

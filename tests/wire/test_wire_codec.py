@@ -12,12 +12,10 @@ from google.protobuf import text_format
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tasksecrets.contract import ANNOTATION_PREFIX, INJECT_LABEL, MAX_ANNOTATION_BYTES
 from tasksecrets.errors import WireError
 from tasksecrets.sdk.secret import MountType, Secret
 from tasksecrets.wire import (
-    ANNOTATION_PREFIX,
-    INJECT_LABEL,
-    MAX_ANNOTATION_BYTES,
     b32_decode,
     b32_encode,
     decode_pod_secrets,

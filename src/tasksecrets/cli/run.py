@@ -155,8 +155,8 @@ def run_cmd(
     file: str, name: str, project: str, domain: str, inputs: tuple[str, ...], config_path: str | None
 ) -> None:
     """Run workflow or task NAME of FILE.py, each task as a pod with its secrets injected."""
+    from tasksecrets.admission.config import load_config
     from tasksecrets.pods import pod_namespace
-    from tasksecrets.webhook.config import load_config
 
     try:
         pod_namespace(project, domain)

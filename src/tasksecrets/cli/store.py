@@ -23,13 +23,13 @@ import yaml
 
 from tasksecrets.cli._common import reports_errors
 from tasksecrets.cli.store_sources import collect_data
+from tasksecrets.local.kube_names import validate_namespace, validate_secret_name
 from tasksecrets.local.manifests import (
     SecretManifest,
     build_secret_list,
     build_secret_manifest,
     parse_secret_manifests,
 )
-from tasksecrets.local.naming import validate_namespace, validate_secret_name
 from tasksecrets.local.store import SecretInfo, SecretStore
 
 __all__ = ["apply_cmd", "create_group", "delete_group", "describe_group", "get_group"]

@@ -16,7 +16,7 @@ from pathlib import Path
 import click
 
 from tasksecrets.errors import StoreNameError
-from tasksecrets.local.naming import validate_data_key
+from tasksecrets.local.kube_names import validate_data_key
 
 __all__ = ["collect_data"]
 

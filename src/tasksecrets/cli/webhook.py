@@ -64,7 +64,7 @@ def webhook_group() -> None:
 
 
 def _load(config_path: str | None) -> Any:
-    from tasksecrets.webhook.config import load_config
+    from tasksecrets.admission.config import load_config
 
     return load_config(config_path)
 
@@ -90,15 +90,15 @@ def serve_cmd(
     baseline: bool,
 ) -> None:
     """Serve the webhook over HTTPS until SIGTERM (graceful: requests in flight are answered)."""
-    from tasksecrets.webhook.server import bind_listener, python_argv, run_workers
-    from tasksecrets.webhook.service import serve_webhook
+    from tasksecrets.webhook.http import bind_listener, python_argv, run_workers
+    from tasksecrets.webhook.wiring import serve_webhook
 
     _setup_logging(log_level)
     config = _load(config_path)
     count = workers or config.webhook.workers
     if count > 1 and listen_fd is None:
         # Fail here, once, rather than in every worker.
-        from tasksecrets.webhook.tlsreload import CertReloader
+        from tasksecrets.webhook.certificates.reload import CertReloader
 
         CertReloader(Path(config.webhook.cert_dir))
         sock = bind_listener(host, config.webhook.listen_port if port is None else port)
@@ -116,9 +116,9 @@ def serve_cmd(
 
 def _cert_command(*, rotate: bool) -> Callable[..., None]:
     def command(config_path: str | None, local_only: bool, force: bool = False) -> None:
-        from tasksecrets.webhook.certs import CertPolicy, dns_names_for, write_cert_files
-        from tasksecrets.webhook.certstore import sync_local_certs, sync_secret_certs
-        from tasksecrets.webhook.service import pod_namespace
+        from tasksecrets.webhook.certificates.authority import CertPolicy, dns_names_for, write_cert_files
+        from tasksecrets.webhook.certificates.storage import sync_local_certs, sync_secret_certs
+        from tasksecrets.webhook.wiring import pod_namespace
 
         config = _load(config_path).webhook
         namespace = pod_namespace()

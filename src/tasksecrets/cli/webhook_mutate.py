@@ -16,11 +16,11 @@ from typing import Any
 import click
 import yaml
 
+from tasksecrets.admission.config import load_config
+from tasksecrets.admission.mutator import Mutator
+from tasksecrets.admission.reviews import review
 from tasksecrets.errors import TaskSecretsError
-from tasksecrets.injectors.global_ import GlobalSecretSource
-from tasksecrets.webhook.config import load_config
-from tasksecrets.webhook.mutating import Mutator
-from tasksecrets.webhook.reviews import review
+from tasksecrets.managers.global_.source import GlobalSecretSource
 from tasksecrets.yamltext import describe_yaml_error
 
 __all__ = ["mutate_cmd"]
@@ -65,7 +65,7 @@ def mutate_cmd(pod_file: Any, config_path: str | None, output: str | None) -> No
     """Print what the webhook would do to POD_FILE (a Pod or an AdmissionReview)."""
     try:
         config = load_config(config_path)
-        mutator = Mutator(config, global_secrets=GlobalSecretSource.from_config(config))
+        mutator = Mutator(config, global_secrets=GlobalSecretSource.from_settings(config.secrets))
     except TaskSecretsError as exc:
         _fail(str(exc))
     raw = pod_file.read()

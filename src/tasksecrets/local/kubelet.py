@@ -6,8 +6,8 @@ It does for one pod what a kubelet does before starting the task's container, an
   volumes are created empty; other volume sources come from registered materializers;
 - init containers and pod annotations that stand for secret fetchers (``aws-pull-secret-<N>``,
   ``gcp-pull-secret-<N>``, ``azure-pull-secret-<N>``, the Vault agent's annotations) are run by
-  registered materializers (the plug-in API: :mod:`tasksecrets.local.materializers`, re-exported
-  here); any other init container is an error;
+  the materializers the secret managers declare (found in the manager registry; the plug-in API
+  is :mod:`tasksecrets.managers.materializing`); any other init container is an error;
 - the task container's ``env`` and ``envFrom``: plain values (with ``$(VAR)`` references),
   ``secretKeyRef`` from the store in the pod's namespace, ``fieldRef`` for the pod's name and
   namespace; ``optional: true`` refs that miss are left out, as Kubernetes does, EXCEPT when the
@@ -34,15 +34,13 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
-import tasksecrets.local.materializers.k8s  # noqa: F401  (registers the built-in materializers)
+import tasksecrets.local.podfields  # noqa: F401  (registers emptyDir and fieldRef)
+from tasksecrets.contract import DEFAULT_DIR_VAR, ENV_PREFIX, ENV_PREFIX_VAR, TASK_CONTAINER
 from tasksecrets.errors import StoreNameError, TaskExecutionError, TaskSecretsError
-from tasksecrets.local.materializers import (
-    DIR_MODE,
-    FILE_MODE,
-    MaterializerKind,
-    PodContext,
+from tasksecrets.managers.materializing import DIR_MODE, FILE_MODE, PodContext, make_private_dirs
+from tasksecrets.managers.plugin import MaterializerKind
+from tasksecrets.managers.registry import (
     find_materializer,
-    make_private_dirs,
     register_materializer,
     registered_materializers,
     unregister_materializer,
@@ -65,10 +63,6 @@ __all__ = [
     "unregister_materializer",
 ]
 
-TASK_CONTAINER = "task"
-DEFAULT_DIR_VAR = "FLYTE_SECRETS_DEFAULT_DIR"
-ENV_PREFIX_VAR = "FLYTE_SECRETS_ENV_PREFIX"
-DEFAULT_ENV_PREFIX = "_FSEC_"
 _NUMBERED = re.compile(r"^(.*)-\d+$")
 _ENV_REF = re.compile(r"\$\$|\$\(([-._a-zA-Z][-._a-zA-Z0-9]*)\)")
 
@@ -128,15 +122,26 @@ def materialize_pod(
     else:
         root.mkdir(mode=DIR_MODE)
     os.chmod(root, DIR_MODE)
-    ctx = PodContext(pod, root=root, store=store, environ=os.environ if environ is None else environ)
+    opened: list[SecretStore] = []
+
+    def open_store() -> SecretStore:
+        if store is None:
+            from tasksecrets.local.store import SecretStore
+
+            opened.append(SecretStore.open())
+            return opened[-1]
+        return store() if callable(store) else store
+
     try:
+        ctx = PodContext(pod, root=root, store=open_store, environ=os.environ if environ is None else environ)
         with _reported(ctx):
             return _materialize(ctx)
     except BaseException:
         remove_tree(root)
         raise
     finally:
-        ctx.close()
+        for handle in opened:  # only the store opened here; a given one belongs to the caller
+            handle.close()
 
 
 @contextmanager
@@ -190,7 +195,7 @@ def _materialize(ctx: PodContext) -> MaterializedPod:
     for mount in mounts:
         _mount(ctx, mount, volumes)
     mount_paths = [PurePosixPath(m["mountPath"]) for m in mounts]
-    prefix = env.get(ENV_PREFIX_VAR) or DEFAULT_ENV_PREFIX
+    prefix = env.get(ENV_PREFIX_VAR) or ENV_PREFIX
     for name, value in list(env.items()):
         if name in from_secrets or name.startswith(prefix):
             continue  # values, never paths to rewrite

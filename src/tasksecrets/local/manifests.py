@@ -21,7 +21,7 @@ from typing import Any
 import yaml
 
 from tasksecrets.errors import ManifestError, StoreNameError
-from tasksecrets.local.naming import validate_data_key, validate_namespace, validate_secret_name
+from tasksecrets.local.kube_names import validate_data_key, validate_namespace, validate_secret_name
 from tasksecrets.local.store import SecretInfo
 from tasksecrets.yamltext import describe_yaml_error
 

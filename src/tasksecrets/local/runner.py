@@ -4,7 +4,7 @@ Per call, :class:`LocalClusterExecutor` does what a cluster would:
 
 1. render the task's pod (:func:`tasksecrets.pods.render_task_pod`), its entrypoint reading and
    writing the inputs and outputs files in a private per-task directory (mode 0700);
-2. mutate it with the webhook's own code (:class:`~tasksecrets.webhook.mutating.Mutator`) and the
+2. mutate it with the webhook's own code (:class:`~tasksecrets.admission.mutator.Mutator`) and the
    same config file; Global secrets come from the runner's environment and ``secrets-prefix``
    directory, exactly where the webhook process would find them. A denial fails the task;
 3. materialize it with the local kubelet (:mod:`tasksecrets.local.kubelet`): secrets from the
@@ -29,19 +29,26 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from tasksecrets.contract import (
+    ENV_PREFIX,
+    ENV_PREFIX_VAR,
+    EXPORT_ENV_VAR,
+    FLYTEKIT_ENV,
+    GLOBAL_ENV_PREFIX,
+    POD_ENV,
+    SETTINGS_PREFIX,
+)
 from tasksecrets.errors import TaskExecutionError
 from tasksecrets.local.kubelet import materialize_pod, remove_tree
-from tasksecrets.sdk.exports import EXPORT_ENV_VAR
 from tasksecrets.sdk.masking import mask_values
-from tasksecrets.sdk.naming import format_env_var
 from tasksecrets.sdk.secret import Secret
 from tasksecrets.sdk.values import read_values, write_values
 
 if TYPE_CHECKING:
+    from tasksecrets.admission.config import Config
+    from tasksecrets.admission.mutator import Mutator
     from tasksecrets.local.store import SecretStore
     from tasksecrets.sdk.task import Task
-    from tasksecrets.webhook.config import Config
-    from tasksecrets.webhook.mutating import Mutator
 
 __all__ = [
     "SCRUBBED_NAMES",
@@ -55,7 +62,7 @@ __all__ = [
 # Variables no task process inherits from the runner: the secrets env conventions (the reader's
 # prefix, Global's prefix, the path settings the pod sets itself), and the keys that open every
 # secret at once (the store's master key, a Vault token the kubelet's materializers may use).
-SCRUBBED_PREFIXES = ("_FSEC_", "FLYTE_SECRET_", "FLYTE_SECRETS_")
+SCRUBBED_PREFIXES = (ENV_PREFIX, GLOBAL_ENV_PREFIX, SETTINGS_PREFIX)
 SCRUBBED_NAMES = (
     "TASKSECRETS_MASTER_KEY",
     "VAULT_TOKEN",
@@ -78,9 +85,8 @@ def secret_env_names(secrets: Iterable[Secret]) -> set[str]:
     names: set[str] = set()
     for secret in secrets:
         if secret.group and secret.key:
-            names.add(format_env_var(secret.group, secret.key, prefix="").upper())
-            if secret.group_version:
-                names.add(format_env_var(secret.group, secret.key, secret.group_version, prefix="").upper())
+            for layout in (POD_ENV, FLYTEKIT_ENV):
+                names.add(layout.format("", secret.group, secret.key, secret.group_version).upper())
         if secret.env_var:
             names.add(secret.env_var.upper())
     return names
@@ -158,8 +164,8 @@ class LocalClusterExecutor:
         secrets: Iterable[Secret] = (),
         python: str | None = None,
     ) -> None:
+        from tasksecrets.admission.config import load_config
         from tasksecrets.pods import pod_namespace
-        from tasksecrets.webhook.config import load_config
 
         pod_namespace(project, domain)  # a bad project or domain fails before any task runs
         self.config = config if config is not None else load_config(None)
@@ -234,10 +240,10 @@ class LocalClusterExecutor:
 
     def _get_mutator(self) -> Mutator:
         if self._mutator is None:
-            from tasksecrets.injectors.global_ import GlobalSecretSource
-            from tasksecrets.webhook.mutating import Mutator
+            from tasksecrets.admission.mutator import Mutator
+            from tasksecrets.managers.global_.source import GlobalSecretSource
 
-            source = GlobalSecretSource.from_config(self.config, environ=self.environ)
+            source = GlobalSecretSource.from_settings(self.config.secrets, environ=self.environ)
             self._mutator = Mutator(self.config, global_secrets=source)
         return self._mutator
 
@@ -270,7 +276,7 @@ class LocalClusterExecutor:
             raise TaskExecutionError(f"task {task.name!r} failed before its code ran: {exc}") from None
         with materialized:
             self._remember(materialized.secret_values)
-            prefixes = [self.config.secrets.env_prefix, self.environ.get("FLYTE_SECRETS_ENV_PREFIX", "")]
+            prefixes = [self.config.secrets.env_prefix, self.environ.get(ENV_PREFIX_VAR, "")]
             env = scrub_environ(
                 self.environ, secrets=[*self._secrets, *task.secret_requests], prefixes=prefixes
             )

@@ -51,7 +51,7 @@ from tasksecrets.local.keys import (
     key_file_path,
     resolve_home,
 )
-from tasksecrets.local.naming import validate_data_key, validate_namespace, validate_secret_name
+from tasksecrets.local.kube_names import validate_data_key, validate_namespace, validate_secret_name
 
 __all__ = ["DB_FILE_NAME", "SecretInfo", "SecretStore", "format_create_command"]
 

@@ -1,7 +1,8 @@
 """ENV_VAR everywhere: the task entrypoint exports file-delivered secrets into env vars.
 
 Managers that can only deliver files (AWS, GCP, Vault, Azure) serve an ENV_VAR request as a file
-and mark the pod with the annotation :data:`EXPORT_ANNOTATION` (``tasksecrets.dev/export-env``),
+and mark the pod with the annotation ``tasksecrets.dev/export-env`` (the contract's
+:data:`~tasksecrets.contract.EXPORT_ANNOTATION`),
 whose value is a compact JSON object ``{"<env var name>": "<file path>", ...}`` naming, for each
 such request, ``UPPER(_FSEC_<group>_<key>)`` and the request's ``env_var`` (when it has one). File
 paths are relative to the secrets directory (``FLYTE_SECRETS_DEFAULT_DIR``, which the webhook sets
@@ -9,7 +10,7 @@ to ``/etc/flyte/secrets``; the local kubelet points it at its private copy); abs
 used as they are.
 
 Annotations are not visible inside a container, so the webhook also gives every container the
-env var :data:`EXPORT_ENV_VAR` (``TASKSECRETS_EXPORT_ENV``) whose value the kubelet fills from
+env var ``TASKSECRETS_EXPORT_ENV`` whose value the kubelet fills from
 that annotation through the downward API (``fieldRef: metadata.annotations['tasksecrets.dev/export-env']``).
 Before the task's code is imported, ``python -m tasksecrets execute`` calls
 :func:`apply_env_exports`, which reads each file and sets the env var to its content (without one
@@ -24,21 +25,15 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, MutableMapping
 
+from tasksecrets.contract import DEFAULT_DIR_VAR, EXPORT_ENV_VAR, POD_SECRETS_DIR
 from tasksecrets.errors import SecretError
 
 __all__ = [
-    "EXPORT_ANNOTATION",
-    "EXPORT_ENV_VAR",
     "apply_env_exports",
     "format_export_spec",
     "parse_export_spec",
     "read_secret_file",
 ]
-
-EXPORT_ANNOTATION = "tasksecrets.dev/export-env"
-EXPORT_ENV_VAR = "TASKSECRETS_EXPORT_ENV"
-DEFAULT_DIR_VAR = "FLYTE_SECRETS_DEFAULT_DIR"
-SECRETS_DIR = "/etc/flyte/secrets"  # where the webhook's file managers put secrets in a pod
 
 
 def format_export_spec(exports: Mapping[str, str]) -> str:
@@ -118,7 +113,7 @@ def apply_env_exports(environ: MutableMapping[str, str], *, spec: str | None = N
         return []
     exported: list[str] = []
     values: dict[str, str | None] = {}
-    base = (environ.get(DEFAULT_DIR_VAR) or "").strip() or SECRETS_DIR
+    base = (environ.get(DEFAULT_DIR_VAR) or "").strip() or POD_SECRETS_DIR
     for name, relative in parse_export_spec(text).items():
         if environ.get(name):
             continue

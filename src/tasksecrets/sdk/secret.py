@@ -6,24 +6,21 @@ mount_requirement=4, env_var=5), which is also the order the wire codec writes t
 
 from __future__ import annotations
 
-import enum
 import re
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from tasksecrets.contract import MountType
 from tasksecrets.errors import SecretError
 
-__all__ = ["ENV_VAR_NAME_RE", "MountType", "Secret"]
+__all__ = ["ENV_VAR_NAME_RE", "MountType", "Secret", "is_env_var_name"]
 
-ENV_VAR_NAME_RE = re.compile(r"^[A-Z_][A-Z0-9_]*$")
+ENV_VAR_NAME_RE = re.compile(r"[A-Z_][A-Z0-9_]*")
 
 
-class MountType(enum.IntEnum):
-    """How a secret reaches the task: anyhow, as an environment variable, or as a file."""
-
-    ANY = 0
-    ENV_VAR = 1
-    FILE = 2
+def is_env_var_name(name: str) -> bool:
+    """Whether ``name`` is a name ``env_var`` may take: upper-case letters, digits, ``_``, no digit first."""
+    return ENV_VAR_NAME_RE.fullmatch(name) is not None
 
 
 # Inside Secret's body the name MountType is the class attribute (Secret.MountType); annotations there
@@ -78,7 +75,7 @@ class Secret:
         key_ = _require_text("key", key, required=True)
         version = _require_text("group_version", group_version, required=False) or None
         mount = _coerce_mount(mount_requirement)
-        if env_var is not None and (not isinstance(env_var, str) or not ENV_VAR_NAME_RE.match(env_var)):
+        if env_var is not None and (not isinstance(env_var, str) or not is_env_var_name(env_var)):
             raise SecretError(
                 f"Secret env_var {env_var!r} is not a valid environment variable name: "
                 "use upper-case letters, digits and underscores, not starting with a digit "

@@ -1,17 +1,18 @@
 """The reader: ``current_context().secrets``, which finds a secret's value at run time.
 
-Lookup order for ``get(group, key, group_version)`` (first hit wins, values stripped):
+Where ``get(group, key, group_version)`` looks (first hit wins, values stripped) is built from the
+contract's tables (:data:`~tasksecrets.contract.READER_ENV_NAMES` and
+:data:`~tasksecrets.contract.READER_FILES`), never written out here:
 
-1. env var ``<prefix><GROUP>[_<VERSION>]_<KEY>`` (prefix from ``FLYTE_SECRETS_ENV_PREFIX``);
-2. outside a pod (not under ``python -m tasksecrets execute``): the same name without the prefix;
-3. file ``<dir>/<group>[/<version>]/<file prefix><key>``, lower-cased;
+1. flytekit's env var ``<prefix><GROUP>[_<VERSION>]_<KEY>``, then, outside a pod (not under
+   ``python -m tasksecrets execute``), the same name without the prefix;
+2. flytekit's file ``<dir>/<group>[/<version>]/<file prefix><key>``, lower-cased;
+3. every other env var name a manager delivers to (with and without the prefix, as above);
+4. every other file a manager delivers to, in the order of :data:`~tasksecrets.contract.DELIVERY`.
 
-   -- the three above are exactly flytekit's; what follows finds what injectors write elsewhere --
-
-4. with a version: the env var names and the file path without the version (the webhook never
-   puts the version into names or paths);
-5. the file with case kept, ``<dir>/<Group>/<Key>`` (and with the version), where Vault's agent writes;
-6. with a version: the file ``<dir>/<group>/<version>``, lower-cased, where GCP's init container writes.
+Steps 1-2 are exactly flytekit's, so a secret placed for a flytekit task is found by ours and the
+other way round; steps 3-4 find what the webhook's managers write elsewhere (the version is never
+in their names; GCP names the file after the version; Vault's agent keeps the case).
 
 Inside a running task, a secret the task did not request is refused (least privilege) before any
 lookup; every value found is registered for masking. Messages never carry a value.
@@ -20,25 +21,15 @@ lookup; every value found is registered for masking. Messages never carry a valu
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, NamedTuple
 
+from tasksecrets.contract import FLYTEKIT_ENV, FLYTEKIT_FILE, READER_ENV_NAMES, READER_FILES, FilePath
 from tasksecrets.errors import SecretError, SecretNotFoundError, SecretNotRequestedError
 from tasksecrets.sdk.exports import read_secret_file
-from tasksecrets.sdk.naming import (
-    DEFAULT_DIR,
-    DEFAULT_DIR_VAR,
-    DEFAULT_ENV_PREFIX,
-    ENV_PREFIX_VAR,
-    FILE_PREFIX_VAR,
-    SecretsConfig,
-    format_env_var,
-    format_file_path,
-    getenv,
-    read_setting,
-)
-from tasksecrets.sdk.state import _current, _process_task
+from tasksecrets.sdk.settings import SecretsConfig, config_of, read_config, read_env_prefix
+from tasksecrets.sdk.state import RunningTask, current_running_task
 
-__all__ = ["ENCODE_MODES", "SecretsManager", "describe_secret", "find_secret"]
+__all__ = ["ENCODE_MODES", "Place", "SecretsManager", "describe_secret", "find_secret", "lookup_places"]
 
 ENCODE_MODES = ("r", "rb")
 
@@ -66,12 +57,60 @@ def _check_part(name: str, value: object, *, required: bool) -> None:
         )
 
 
-def _check_get_args(group: object, key: object, group_version: object, encode_mode: object) -> None:
-    if encode_mode != "r" and encode_mode != "rb":
-        raise SecretError(f"encode_mode {encode_mode!r} is not valid: use one of {', '.join(ENCODE_MODES)}")
+def _check_names(group: object, key: object, group_version: object) -> None:
     _check_part("group", group, required=True)
     _check_part("key", key, required=True)
     _check_part("group_version", group_version, required=False)
+
+
+def _plain_names(group: object, key: object, group_version: object) -> bool:
+    # The common case, checked without calls; anything else goes through _check_names.
+    return (
+        type(group) is str
+        and type(key) is str
+        and bool(group)
+        and bool(key)
+        and not group.isspace()
+        and not key.isspace()
+        and (group_version is None or type(group_version) is str)
+    )
+
+
+class Place(NamedTuple):
+    """One place the reader looks: an env var (``is_file`` false) or a file, by name."""
+
+    is_file: bool
+    name: str
+
+    def describe(self) -> str:
+        return f"file {self.name}" if self.is_file else f"env var {self.name}"
+
+
+def _file_path(
+    layout: FilePath, group: str, key: str, group_version: str | None, config: SecretsConfig
+) -> str:
+    parts = layout.parts_of(group, key, group_version, file_prefix=config.file_prefix)
+    return os.path.join(config.default_dir, *parts)
+
+
+def lookup_places(
+    group: str, key: str, group_version: str | None, *, config: SecretsConfig, local: bool
+) -> list[Place]:
+    """Every place ``get`` looks for the secret, in order (see the module docstring)."""
+    prefix = config.env_prefix
+    names = [layout.format(prefix, group, key, group_version) for layout in READER_ENV_NAMES]
+    bare = [layout.format("", group, key, group_version) for layout in READER_ENV_NAMES]
+    files = [_file_path(layout, group, key, group_version, config) for layout in READER_FILES]
+    env = [
+        [Place(False, n), *([Place(False, b)] if local and prefix else [])]
+        for n, b in zip(names, bare, strict=True)
+    ]
+    # flytekit's own order first: its env names, then its file; then what the managers write.
+    places = [*env[0], Place(True, files[0])]
+    for more in env[1:]:
+        places += more
+    places += [Place(True, path) for path in files[1:]]
+    return list(dict.fromkeys(places))
 
 
 def _read_file(path: str, binary: bool) -> str | bytes | None:
@@ -89,6 +128,16 @@ def _read_file(path: str, binary: bool) -> str | bytes | None:
         ) from None
 
 
+def _read_place(place: Place, binary: bool) -> str | bytes | None:
+    if place.is_file:
+        return _read_file(place.name, binary)
+    value = os.environ.get(place.name)
+    if value is None:
+        return None
+    value = value.strip()
+    return value.encode("utf-8") if binary else value
+
+
 def find_secret(
     group: str,
     key: str,
@@ -104,61 +153,23 @@ def find_secret(
     Returns ``(value, file path or None when it came from an env var)``, or None when not found;
     when ``tried`` is given, the env var names and file paths looked at are appended to it.
     """
-    prefix = read_setting(ENV_PREFIX_VAR, DEFAULT_ENV_PREFIX) if config is None else config.env_prefix
-    versions = (group_version, None) if group_version else (None,)
-    file_checked = False
-    for version in versions:
-        names = [format_env_var(group, key, version, prefix=prefix)]
-        if local and prefix:
-            names.append(format_env_var(group, key, version, prefix=""))
-        for name in names:
-            if tried is not None:
-                tried.append(f"env var {name}")
-            value = getenv(name)
-            if value is not None:
-                value = value.strip()
-                return (value.encode("utf-8") if binary else value), None
-        if not file_checked:
-            # flytekit's order: its env names, then its file, and only then the fallbacks.
-            file_checked = True
-            if config is None:
-                config = SecretsConfig(
-                    prefix, read_setting(DEFAULT_DIR_VAR, DEFAULT_DIR), read_setting(FILE_PREFIX_VAR, "")
-                )
-            path = format_file_path(
-                group, key, group_version, default_dir=config.default_dir, file_prefix=config.file_prefix
-            )
-            if tried is not None:
-                tried.append(f"file {path}")
-            found = _read_file(path, binary)
-            if found is not None:
-                return found, path
-    assert config is not None
-    paths: list[str] = []
-    for version in versions:
-        for keep_case in (False, True):
-            path = format_file_path(
-                group,
-                key,
-                version,
-                default_dir=config.default_dir,
-                file_prefix=config.file_prefix,
-                keep_case=keep_case,
-            )
-            if path not in paths:
-                paths.append(path)
-    if group_version:
-        # GCP's layout: the file is named after the version, <dir>/<group>/<group_version>.
-        path = os.path.join(config.default_dir, group.lower(), group_version.lower())
-        if path not in paths:
-            paths.append(path)
-    for path in paths[1:]:
+    places = lookup_places(group, key, group_version, config=config or read_config(), local=local)
+    for place in places:
         if tried is not None:
-            tried.append(f"file {path}")
-        found = _read_file(path, binary)
+            tried.append(place.describe())
+        found = _read_place(place, binary)
         if found is not None:
-            return found, path
+            return found, place.name if place.is_file else None
     return None
+
+
+def _refuse_unrequested(running: RunningTask, group: str, key: str, group_version: str | None) -> None:
+    if not running.allows(group, key, group_version):
+        raise SecretNotRequestedError(
+            f"task {running.task.name!r} read a secret it did not request: add "
+            f"{describe_secret(group, key, group_version)} to its "
+            "@task(secret_requests=[...]) (least privilege: a task reads only what it requests)"
+        )
 
 
 class SecretsManager:
@@ -170,23 +181,10 @@ class SecretsManager:
     """
 
     def __init__(self, config: Any = None) -> None:
-        if config is None:
-            self._config: SecretsConfig | None = None
-        else:
-            self._config = SecretsConfig(
-                str(config.env_prefix).strip() or DEFAULT_ENV_PREFIX,
-                str(config.default_dir).strip() or DEFAULT_DIR,
-                str(config.file_prefix).strip(),
-            )
+        self._config: SecretsConfig | None = None if config is None else config_of(config)
 
     def _settings(self) -> SecretsConfig:
-        if self._config is not None:
-            return self._config
-        return SecretsConfig(
-            read_setting(ENV_PREFIX_VAR, DEFAULT_ENV_PREFIX),
-            read_setting(DEFAULT_DIR_VAR, DEFAULT_DIR),
-            read_setting(FILE_PREFIX_VAR, ""),
-        )
+        return self._config if self._config is not None else read_config()
 
     def get(
         self,
@@ -200,96 +198,63 @@ class SecretsManager:
         Raises SecretNotRequestedError inside a task that did not request it, SecretNotFoundError
         (a ValueError) when it is nowhere, naming the env vars and files tried.
         """
-        if (
-            type(group) is not str
-            or type(key) is not str
-            or not group
-            or not key
-            or group.isspace()
-            or key.isspace()
-            or (group_version is not None and type(group_version) is not str)
-            or (encode_mode != "r" and encode_mode != "rb")
-        ):
-            _check_get_args(group, key, group_version, encode_mode)
+        if not _plain_names(group, key, group_version) or (encode_mode != "r" and encode_mode != "rb"):
+            if encode_mode not in ENCODE_MODES:
+                raise SecretError(
+                    f"encode_mode {encode_mode!r} is not valid: use one of {', '.join(ENCODE_MODES)}"
+                )
+            _check_names(group, key, group_version)
         assert group is not None and key is not None  # for the type checker; checked above
-        running = _current.get()
-        if running is None and _process_task:
-            running = _process_task[-1]
-        if running is not None and not running.allows(group, key, group_version):
-            raise SecretNotRequestedError(
-                f"task {running.task.name!r} read a secret it did not request: add "
-                f"{describe_secret(group, key, group_version)} to its "
-                "@task(secret_requests=[...]) (least privilege: a task reads only what it requests)"
-            )
-        # Fast path, the common case: the prefixed env var holds the value.
-        if self._config is None:
-            prefix = getenv(ENV_PREFIX_VAR)
-            prefix = prefix.strip() if prefix else DEFAULT_ENV_PREFIX
-        else:
-            prefix = self._config.env_prefix
-        if group_version:
-            name = f"{prefix}{group.upper()}_{group_version.upper()}_{key.upper()}"
-        else:
-            name = f"{prefix}{group.upper()}_{key.upper()}"
-        value = getenv(name)
+        running = current_running_task()
+        if running is not None:
+            _refuse_unrequested(running, group, key, group_version)
+        value = self._find(group, key, group_version, binary=encode_mode == "rb", running=running)
+        if running is not None:
+            running.mask.add(value)
+        return value
+
+    def _find(
+        self, group: str, key: str, group_version: str | None, *, binary: bool, running: RunningTask | None
+    ) -> str | bytes:
+        # The common case first: flytekit's prefixed env var holds the value.
+        prefix = self._config.env_prefix if self._config is not None else read_env_prefix()
+        value = os.environ.get(FLYTEKIT_ENV.format(prefix, group, key, group_version))
         if value is not None:
             value = value.strip()
-            if running is not None:
-                running.mask.add(value)
-            return value.encode("utf-8") if encode_mode == "rb" else value
-        found = find_secret(
-            group,
-            key,
-            group_version,
-            binary=encode_mode == "rb",
-            local=running is None or not running.in_pod,
-            config=self._config,
-        )
+            return value.encode("utf-8") if binary else value
+        local = running is None or not running.in_pod
+        found = find_secret(group, key, group_version, binary=binary, local=local, config=self._config)
         if found is None:
-            tried: list[str] = []
-            find_secret(
-                group,
-                key,
-                group_version,
-                local=running is None or not running.in_pod,
-                config=self._config,
-                tried=tried,
-            )
-            raise SecretNotFoundError(
-                f"Unable to find secret for key {key!r} in group {group!r}: tried "
-                f"{', '.join(tried)}. Please make sure to add "
-                f"secret_requests=[{describe_secret(group, key, group_version)}] in @task, "
-                "and that the secret exists in the secret manager "
-                "(for a local run: set the env var or write the file)"
-            )
-        if running is not None:
-            running.mask.add(found[0])
+            raise self._not_found(group, key, group_version, local=local)
         return found[0]
+
+    def _not_found(
+        self, group: str, key: str, group_version: str | None, *, local: bool
+    ) -> SecretNotFoundError:
+        places = lookup_places(group, key, group_version, config=self._settings(), local=local)
+        return SecretNotFoundError(
+            f"Unable to find secret for key {key!r} in group {group!r}: tried "
+            f"{', '.join(p.describe() for p in places)}. Please make sure to add "
+            f"secret_requests=[{describe_secret(group, key, group_version)}] in @task, "
+            "and that the secret exists in the secret manager "
+            "(for a local run: set the env var or write the file)"
+        )
 
     def get_secrets_env_var(
         self, group: str | None = None, key: str | None = None, group_version: str | None = None
     ) -> str:
         """The env var name the secret is looked for under (with the configured prefix)."""
-        self._check_names(group, key, group_version)
+        _check_names(group, key, group_version)
         assert group is not None and key is not None
-        return format_env_var(group, key, group_version, prefix=self._settings().env_prefix)
+        return FLYTEKIT_ENV.format(self._settings().env_prefix, group, key, group_version)
 
     def get_secrets_file(
         self, group: str | None = None, key: str | None = None, group_version: str | None = None
     ) -> str:
         """The file path the secret is looked for at (under the configured directory)."""
-        self._check_names(group, key, group_version)
+        _check_names(group, key, group_version)
         assert group is not None and key is not None
-        config = self._settings()
-        return format_file_path(
-            group, key, group_version, default_dir=config.default_dir, file_prefix=config.file_prefix
-        )
-
-    @staticmethod
-    def _check_names(group: object, key: object, group_version: object) -> None:
-        _check_part("group", group, required=True)
-        _check_part("key", key, required=True)
-        _check_part("group_version", group_version, required=False)
+        return _file_path(FLYTEKIT_FILE, group, key, group_version, self._settings())
 
     def __getattr__(self, group: str) -> _GroupSecrets:
         # Private and special names are never groups (copy, pickle and debuggers probe them).

@@ -1,5 +1,5 @@
-"""The pod webhook: configuration, pure mutation, AdmissionReview handling and (elsewhere) the server.
+"""The pod webhook's HTTPS service: the server, TLS reload, metrics, certificates and registration.
 
-Importing this package imports nothing: pull in the submodule you need (``mutating``,
-``reviews``, ``config``, ``patches``), so the pure parts stay cheap to load.
+The admission logic itself lives below, in :mod:`tasksecrets.admission`. Importing this package
+imports nothing: pull in the submodule you need.
 """

@@ -15,16 +15,14 @@ import base64
 import logging
 from typing import Any, Literal
 
+from tasksecrets.contract import INJECT_LABEL, INJECT_LABEL_VALUE, MUTATE_PATH, WEBHOOK_NAME
 from tasksecrets.errors import KubernetesApiError
 from tasksecrets.webhook.kube import KubeClient
 
-__all__ = ["MUTATE_PATH", "WEBHOOK_NAME", "build_webhook_configuration", "register_webhook"]
+__all__ = ["build_webhook_configuration", "register_webhook"]
 
 logger = logging.getLogger(__name__)
 
-WEBHOOK_NAME = "flyte-pod-webhook.flyte.org"
-MUTATE_PATH = "/mutate--v1-pod"
-INJECT_LABEL = "inject-flyte-secrets"
 _ATTEMPTS = 5
 
 
@@ -67,7 +65,7 @@ def build_webhook_configuration(
                 "matchPolicy": "Equivalent",
                 "sideEffects": "NoneOnDryRun",
                 "admissionReviewVersions": ["v1", "v1beta1"],
-                "objectSelector": {"matchLabels": {INJECT_LABEL: "true"}},
+                "objectSelector": {"matchLabels": {INJECT_LABEL: INJECT_LABEL_VALUE}},
                 "namespaceSelector": dict(namespace_selector or {}),
                 "reinvocationPolicy": "Never",
                 "timeoutSeconds": timeout_seconds,

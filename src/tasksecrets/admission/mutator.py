@@ -1,0 +1,243 @@
+"""Pure pod mutation: a pod in, an RFC 6902 patch (or a denial) out (compat.md sections 2 and 4).
+
+No I/O, no clocks, no randomness of its own: the same pod and config give the same patch. The
+managers see the pod's view (:class:`~tasksecrets.managers.podview.PodView`), never the pod, and
+the mutated pod is the patch applied to the pod, so an answer depends on the view alone.
+
+Annotations are decoded in index order (``s0``, ``s1``, ... ``s10``); for each secret Global is
+tried first, then the configured managers in order, and the first that injects wins. A secret
+that no manager injects denies the pod with a message naming each such secret and the reasons,
+unless the config says ``onInjectionError: admit`` (Flyte v1's behaviour): then the pod is admitted
+without it and the reasons go into ``warnings``. Undecodable annotations and pods that are not
+usable are always denied with code 400.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from tasksecrets.admission.config import Config, build_injector
+from tasksecrets.admission.memo import AnswerMemo
+from tasksecrets.admission.patches import apply_patch, build_patch
+from tasksecrets.errors import InjectionError, ManifestError, WireError
+from tasksecrets.managers.editor import PodEditor
+from tasksecrets.managers.fragments import describe_secret
+from tasksecrets.managers.global_.injector import GlobalInjector
+from tasksecrets.managers.global_.source import GlobalSecretSource
+from tasksecrets.managers.plugin import Injector
+from tasksecrets.managers.podview import PodView
+from tasksecrets.managers.registry import get_plugin
+from tasksecrets.sdk.secret import Secret
+from tasksecrets.wire import decode_pod_secrets
+
+__all__ = ["DENIED_CODE", "INVALID_CODE", "MutationResult", "Mutator", "mutate_pod"]
+
+INVALID_CODE = 400  # the pod or one of its annotations cannot be read
+DENIED_CODE = 403  # readable, but a secret cannot be injected
+
+
+class MutationResult:
+    """The outcome of mutating one pod.
+
+    ``pod`` is the mutated pod (the unchanged input's copy when nothing changed or when denied),
+    built on first use by applying ``patch`` to the input; it shares unchanged subtrees with the
+    input, so treat it as read-only. ``code`` is set when ``allowed`` is false.
+    """
+
+    # A plain class with slots, not a dataclass: the server makes one per request, and a frozen
+    # dataclass's __init__ (one object.__setattr__ per field) cost more than the lazy pod saves.
+    __slots__ = ("_build_pod", "_pod", "allowed", "code", "injections", "patch", "reason", "warnings")
+
+    def __init__(
+        self,
+        allowed: bool,
+        patch: list[dict[str, Any]],
+        pod: dict[str, Any] | None = None,
+        reason: str | None = None,
+        code: int | None = None,
+        injections: list[tuple[Secret, str]] | None = None,
+        warnings: list[str] | None = None,
+        *,
+        build_pod: Callable[[], dict[str, Any]] | None = None,
+    ) -> None:
+        self.allowed = allowed
+        self.patch = patch
+        self._pod = pod
+        self._build_pod = build_pod
+        self.reason = reason
+        self.code = code
+        self.injections: list[tuple[Secret, str]] = [] if injections is None else injections
+        self.warnings: list[str] = [] if warnings is None else warnings
+
+    @property
+    def pod(self) -> dict[str, Any]:
+        """The mutated pod, built on first use when ``build_pod`` was given."""
+        if self._pod is None:
+            self._pod = self._build_pod() if self._build_pod is not None else {}
+            self._build_pod = None
+        return self._pod
+
+    def __repr__(self) -> str:
+        # Names only: the pod and the patch may hold values Global injected.
+        return (
+            f"MutationResult(allowed={self.allowed}, code={self.code}, reason={self.reason!r}, "
+            f"injections={[(describe_secret(s), m) for s, m in self.injections]})"
+        )
+
+
+def _build_chain(config: Config, global_secrets: GlobalSecretSource | None) -> list[Injector]:
+    # Global is skipped when it holds nothing: it could only decline.
+    chain: list[Injector] = []
+    if global_secrets is not None and not global_secrets.holds_nothing:
+        chain.append(GlobalInjector(global_secrets))
+    for name in config.webhook.manager_names():
+        if name.lower() != "global":
+            chain.append(build_injector(get_plugin(name), config))
+    return chain
+
+
+class Mutator:
+    """A configured injector chain, built once and reused for every pod (what the server holds).
+
+    The chain is Global (left out when ``global_secrets`` holds nothing, as it could only decline),
+    then the managers of ``config.webhook.manager_names()``. ``injectors`` replaces the chain whole.
+    ``answers`` remembers answers by pod view when every injector of the chain is deterministic.
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        global_secrets: GlobalSecretSource | None = None,
+        injectors: Sequence[Injector] | None = None,
+    ) -> None:
+        self.config = config
+        self.admit_on_error = config.webhook.on_injection_error == "admit"
+        chain = _build_chain(config, global_secrets) if injectors is None else injectors
+        self.injectors: tuple[Injector, ...] = tuple(chain)
+        deterministic = all(getattr(i, "deterministic", False) for i in self.injectors)
+        self.answers: AnswerMemo | None = AnswerMemo() if deterministic else None
+        self._carry_values = frozenset(i.name for i in self.injectors if getattr(i, "carries_values", True))
+
+    def mutate(self, pod: Mapping[str, Any]) -> MutationResult:
+        """Mutate one pod (a dict as decoded from JSON); never changes ``pod``."""
+        return self.mutate_view(PodView.of(pod), pod)
+
+    def mutate_view(self, view: PodView, pod: Mapping[str, Any]) -> MutationResult:
+        """Mutate ``pod`` through its ``view`` (``PodView.of(pod)``, already at hand)."""
+        try:
+            editor = PodEditor(view)
+        except ManifestError as exc:
+            return _deny(pod, f"the pod cannot be mutated: {exc}", code=INVALID_CODE)
+        try:
+            secrets = decode_pod_secrets(editor.original_annotations)
+        except WireError as exc:
+            if self.admit_on_error:
+                # Flyte v1's behaviour, which `onInjectionError: admit` restores: the pod goes on
+                # without its secrets, and the reason is returned as an admission warning.
+                return MutationResult(
+                    allowed=True, patch=[], pod=dict(pod), warnings=[f"admitted without its secrets: {exc}"]
+                )
+            return _deny(pod, f"the pod cannot be mutated: {exc}", code=INVALID_CODE)
+        if not secrets:
+            return MutationResult(allowed=True, patch=[], pod=dict(pod))
+        try:
+            injections, failures = self._inject_all(secrets, editor)
+        except _Denied as denied:
+            return _deny(pod, denied.reason, code=denied.code)
+        return self._result(pod, editor, injections, failures)
+
+    def may_remember(self, result: MutationResult) -> bool:
+        """Whether ``result`` may be remembered for its pod's view: admitted, no warnings, no values."""
+        return (
+            result.allowed
+            and not result.warnings
+            and not any(manager in self._carry_values for _, manager in result.injections)
+        )
+
+    def _inject_all(
+        self, secrets: list[Secret], editor: PodEditor
+    ) -> tuple[list[tuple[Secret, str]], list[str]]:
+        injections: list[tuple[Secret, str]] = []
+        failures: list[str] = []
+        for secret in secrets:
+            manager, reasons = self._inject_one(secret, editor)
+            if manager is not None:
+                injections.append((secret, manager))
+            else:
+                failures.append(f"{describe_secret(secret)}: {'; '.join(reasons)}")
+        return injections, failures
+
+    def _inject_one(self, secret: Secret, editor: PodEditor) -> tuple[str | None, list[str]]:
+        """The manager that injected ``secret`` (None: none did), and each decline's reason."""
+        reasons: list[str] = []
+        for injector in self.injectors:
+            before, known = editor.edit_count, len(reasons)
+            try:
+                if injector.inject(secret, editor):
+                    return injector.name, reasons
+            except InjectionError as exc:
+                reasons.append(f"{injector.name}: {exc}")
+            except ManifestError as exc:
+                raise _Denied(f"the pod cannot be mutated: {exc}", INVALID_CODE) from None
+            except Exception as exc:  # a third-party injector's bug must not crash the webhook
+                reasons.append(f"{injector.name}: internal error ({type(exc).__name__})")
+            if editor.edit_count != before:
+                raise _Denied(
+                    f"{describe_secret(secret)}: {injector.name} failed after changing the pod; "
+                    f"{'; '.join(reasons) or 'declined'}",
+                    DENIED_CODE,
+                )
+            if len(reasons) == known:
+                reasons.append(f"{injector.name}: declined")
+        return None, reasons
+
+    def _result(
+        self,
+        pod: Mapping[str, Any],
+        editor: PodEditor,
+        injections: list[tuple[Secret, str]],
+        failures: list[str],
+    ) -> MutationResult:
+        if failures and not self.admit_on_error:
+            count = len(failures)
+            return _deny(
+                pod,
+                f"tasksecrets could not inject {count} secret{'s' if count > 1 else ''}: "
+                + " | ".join(failures),
+                code=DENIED_CODE,
+            )
+        patch = build_patch(editor)
+        return MutationResult(
+            allowed=True,
+            patch=patch,
+            injections=injections,
+            build_pod=lambda: apply_patch(pod, patch),
+            warnings=[f"admitted without {f}" for f in failures],
+        )
+
+
+class _Denied(Exception):
+    """Raised inside the chain to deny the whole pod."""
+
+    def __init__(self, reason: str, code: int) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.code = code
+
+
+def mutate_pod(
+    pod: Mapping[str, Any], config: Config, *, global_secrets: GlobalSecretSource | None = None
+) -> MutationResult:
+    """Mutate ``pod`` as the webhook configured by ``config`` would.
+
+    ``global_secrets`` holds the values Global may inject; None means none (pure). The server and
+    ``tasksecrets webhook mutate`` pass ``GlobalSecretSource.from_settings(config.secrets)``. Build
+    a :class:`Mutator` once instead when mutating many pods.
+    """
+    return Mutator(config, global_secrets=global_secrets).mutate(pod)
+
+
+def _deny(pod: Mapping[str, Any], reason: str, *, code: int) -> MutationResult:
+    return MutationResult(allowed=False, patch=[], pod=dict(pod), reason=reason, code=code)

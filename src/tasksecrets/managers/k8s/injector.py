@@ -1,0 +1,121 @@
+"""K8s: secrets from Kubernetes Secrets in the pod's namespace, the default manager (compat.md section 4).
+
+The Kubernetes Secret is named after the group, the key is the secret's key.
+
+- ENV_VAR: ``UPPER(_FSEC_<group>_<key>)`` from an optional ``secretKeyRef``; the request's
+  ``env_var`` (if any) from the same ref; then ``FLYTE_SECRETS_ENV_PREFIX=_FSEC_``.
+- FILE or ANY: a secret volume named base32(``group + "_" + group_version``) holding the item
+  ``{key, path: lower(key)}`` (merged into an existing volume of the same ``secretName``), mounted
+  read-only at ``/etc/flyte/secrets/<lower(group)>``; the two path env vars; ``env_var`` (if any)
+  holding the file's path.
+
+Where a volume of the same ``secretName`` already exists under another name (another
+group_version), the mount refers to that volume, so the pod stays valid; Flyte would mount a
+volume name that does not exist.
+
+The names derived from a request (env var name, volume name, paths) are remembered per Secret:
+they are names, never values, and the same requests come back on every pod of a task. The env and
+volume objects themselves are built afresh for each pod, so no pod shares them with another.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar, NamedTuple
+
+from tasksecrets.contract import DELIVERY, K8S_MOUNT, POD_SECRETS_DIR, MountType
+from tasksecrets.errors import InjectionError
+from tasksecrets.managers.delivery import check_env_var
+from tasksecrets.managers.editor import PodEditor
+from tasksecrets.managers.fragments import (
+    env_from_secret_key,
+    env_prefix_var,
+    env_value,
+    file_path_env_vars,
+    pod_env_name,
+)
+from tasksecrets.managers.memo import SecretMemo
+from tasksecrets.managers.plugin import SharedSettings
+from tasksecrets.sdk.secret import Secret
+from tasksecrets.wire import b32_encode
+
+__all__ = ["K8sInjector", "secret_volume_name"]
+
+_LAYOUT = DELIVERY["K8s"]
+
+
+def secret_volume_name(secret: Secret) -> str:
+    """base32(``group + "_" + group_version``) with the alphabet ``a-z1-6``."""
+    return b32_encode(f"{secret.group}_{secret.group_version or ''}".encode())
+
+
+class _Names(NamedTuple):
+    env_name: str  # UPPER(_FSEC_<group>_<key>)
+    volume: str  # the secret volume's name
+    path: str  # the item's path: lower(key)
+    group_dir: str  # where the volume is mounted
+    file: str  # group_dir/path
+
+
+def _derive_names(secret: Secret) -> _Names:
+    # Cleaned as Go's filepath.Join cleans it, so "group/" and "/group" mount where Flyte mounts them.
+    return _Names(
+        pod_env_name(secret),
+        secret_volume_name(secret),
+        secret.key.lower(),
+        K8S_MOUNT.join(POD_SECRETS_DIR, secret.group, secret.key),
+        _LAYOUT.file_layout.join(POD_SECRETS_DIR, secret.group, secret.key),
+    )
+
+
+_names = SecretMemo(_derive_names)
+
+
+class K8sInjector:
+    """Mounts or exposes Kubernetes Secrets; needs both group and key."""
+
+    name: ClassVar[str] = "K8s"
+    deterministic: ClassVar[bool] = True
+    carries_values: ClassVar[bool] = False
+
+    @classmethod
+    def from_config(cls, section: None, *, shared: SharedSettings) -> K8sInjector:
+        """K8s has no settings of its own."""
+        return cls()
+
+    def inject(self, secret: Secret, editor: PodEditor) -> bool:
+        """Inject per the mount requirement; InjectionError when group or key is empty."""
+        if not secret.group or not secret.key:
+            missing = " and ".join(f for f in ("group", "key") if not getattr(secret, f))
+            raise InjectionError(f"needs both group and key; the request has no {missing}")
+        check_env_var(secret)
+        names = _names(secret)
+        if _LAYOUT.by_env(secret.mount_requirement):
+            self._inject_env(secret, names, editor)
+        else:
+            self._inject_file(secret, names, editor)
+        return True
+
+    @staticmethod
+    def _inject_env(secret: Secret, names: _Names, editor: PodEditor) -> None:
+        ref = env_from_secret_key(names.env_name, secret_name=secret.group, key=secret.key)
+        if secret.env_var:
+            editor.add_env(ref, {**ref, "name": secret.env_var}, env_prefix_var())
+        else:
+            editor.add_env(ref, env_prefix_var())
+
+    @staticmethod
+    def _inject_file(secret: Secret, names: _Names, editor: PodEditor) -> None:
+        volume = editor.add_secret_volume_item(
+            volume_name=names.volume,
+            secret_name=secret.group,
+            item={"key": secret.key, "path": names.path},
+        )
+        editor.add_volume_mount({"name": volume, "readOnly": True, "mountPath": names.group_dir})
+        env = file_path_env_vars()
+        if secret.env_var:
+            env.append(env_value(secret.env_var, names.file))
+        editor.add_env(*env)
+
+
+# An ANY request is a file (compat.md section 4): the layout says so, and the injector follows it.
+assert not _LAYOUT.by_env(MountType.ANY) and _LAYOUT.by_env(MountType.ENV_VAR)
