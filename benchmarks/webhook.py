@@ -118,11 +118,11 @@ def bench_pure(rounds: int) -> list[tuple[str, float, float]]:
     pod = body["request"]["object"]
     raw = json.dumps(body).encode()
     mutator, computing = Mutator(config), Mutator(config)
-    memo = computing.answers_by_shape
+    memo = computing.answers
     assert memo is not None
 
-    def first_of_its_shape() -> None:
-        memo.clear()  # as if every pod had a shape not seen before
+    def first_of_its_view() -> None:
+        memo.clear()  # as if every pod had a view not seen before
         review(raw, computing)
 
     served, baseline = build_review(config), build_baseline_review()
@@ -137,15 +137,15 @@ def bench_pure(rounds: int) -> list[tuple[str, float, float]]:
             *time_calls(lambda: mutator.mutate(pod), rounds=rounds),
         ),
         (
-            "review(body bytes), a pod shape not seen before (mutated and encoded)",
-            *time_calls(first_of_its_shape, rounds=rounds),
+            "review(body bytes), a pod view not seen before (mutated and encoded)",
+            *time_calls(first_of_its_view, rounds=rounds),
         ),
         (
-            "review(body bytes), a pod shape seen before (answer remembered)",
+            "review(body bytes), a pod view seen before (answer remembered)",
             *time_calls(lambda: review(raw, mutator), rounds=rounds),
         ),
         (
-            "served review + answer JSON (as serve builds it; shape seen before)",
+            "served review + answer JSON (as serve builds it; view seen before)",
             *time_calls(lambda: encode_json(served(raw).body), rounds=rounds),
         ),
         (

@@ -81,11 +81,11 @@ ENV_PREFIX = "_FSEC_"  # the reader's default prefix, and the one the webhook wr
 READER_DEFAULT_DIR = "/etc/secrets"
 READER_DEFAULT_FILE_PREFIX = ""
 
-GROUP, VERSION, KEY = "group", "group_version", "key"
+_GROUP, _VERSION, _KEY = "group", "group_version", "key"  # the parts a name is made of
 
 
 def _values(group: str, key: str, group_version: str | None) -> dict[str, str]:
-    return {GROUP: group, VERSION: group_version or "", KEY: key}
+    return {_GROUP: group, _VERSION: group_version or "", _KEY: key}
 
 
 @dataclass(frozen=True)
@@ -120,7 +120,7 @@ class FilePath:
         values = _values(group, key, group_version)
         if self.lower:
             values = {name: value.lower() for name, value in values.items()}
-        values[KEY] = file_prefix + values[KEY] if values[KEY] else values[KEY]
+        values[_KEY] = file_prefix + values[_KEY] if values[_KEY] else values[_KEY]
         return [values[p] for p in self.parts if values[p]]
 
     def join(self, root: str, group: str, key: str, group_version: str | None = None) -> str:
@@ -138,26 +138,26 @@ def join_path(*parts: str) -> str:
     return "/" + joined.lstrip("/") if joined.startswith("//") else joined
 
 
-FLYTEKIT_ENV = EnvName((GROUP, VERSION, KEY))
-FLYTEKIT_FILE = FilePath((GROUP, VERSION, KEY))
+FLYTEKIT_ENV = EnvName((_GROUP, _VERSION, _KEY))
+FLYTEKIT_FILE = FilePath((_GROUP, _VERSION, _KEY))
 
 # -- section 4: what the webhook puts into a pod --------------------------------------------------
 
 POD_SECRETS_DIR = "/etc/flyte/secrets"  # where every file manager puts secrets in a pod
 
 # The env var every manager writes for a value: the webhook never puts the version into a name.
-POD_ENV = EnvName((GROUP, KEY))
-POD_FILE = FilePath((GROUP, KEY))  # K8s and AWS: lower(group)/lower(key)
-GCP_FILE = FilePath((GROUP, VERSION))  # the file is named after the version it fetched
-VAULT_FILE = FilePath((GROUP, KEY), lower=False)  # the agent keeps the case
+POD_ENV = EnvName((_GROUP, _KEY))
+POD_FILE = FilePath((_GROUP, _KEY))  # K8s and AWS: lower(group)/lower(key)
+GCP_FILE = FilePath((_GROUP, _VERSION))  # the file is named after the version it fetched
+VAULT_FILE = FilePath((_GROUP, _KEY), lower=False)  # the agent keeps the case
 AZURE_FILE = FLYTEKIT_FILE  # where flytekit looks first
-K8S_MOUNT = FilePath((GROUP,))  # K8s mounts the group's secret volume here
+K8S_MOUNT = FilePath((_GROUP,))  # K8s mounts the group's secret volume here
 
 # Global: where the webhook's own process finds values (config section ``secrets``).
 GLOBAL_ENV_PREFIX = "FLYTE_SECRET_"
 GLOBAL_SECRETS_DIR = "/etc/secrets"
-GLOBAL_SOURCE_ENV = EnvName((GROUP, KEY))
-GLOBAL_SOURCE_FILE = FilePath((GROUP, KEY), lower=False)
+GLOBAL_SOURCE_ENV = EnvName((_GROUP, _KEY))
+GLOBAL_SOURCE_FILE = FilePath((_GROUP, _KEY), lower=False)
 
 # ENV_VAR with the file-only managers: the file, exported into env vars by the task's entrypoint.
 EXPORT_ANNOTATION = "tasksecrets.dev/export-env"
@@ -186,7 +186,9 @@ class Delivery:
 
     def by_env(self, mount: MountType) -> bool:
         """Whether a request of ``mount`` ends up in ``env`` (directly or exported)."""
-        return self.env is not None and (mount is MountType.ENV_VAR or self.file is None)
+        if self.env is None or mount is MountType.FILE:
+            return False
+        return mount is MountType.ENV_VAR or self.file is None
 
     def by_file(self, mount: MountType) -> bool:
         """Whether a request of ``mount`` ends up in ``file``."""

@@ -52,7 +52,7 @@ def parse_export_spec(text: str, *, source: str = EXPORT_ENV_VAR) -> dict[str, s
     except json.JSONDecodeError as exc:
         raise SecretError(
             f"{source} is not valid JSON ({exc.msg} at position {exc.pos}): it must be an object "
-            'mapping env var names to secret file paths, e.g. {"MY_VAR": "/etc/flyte/secrets/g/k"}'
+            f'mapping env var names to secret file paths, e.g. {{"MY_VAR": "{POD_SECRETS_DIR}/g/k"}}'
         ) from None
     if not isinstance(data, dict):
         raise SecretError(

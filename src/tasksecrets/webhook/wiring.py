@@ -19,6 +19,7 @@ from typing import Any
 from cryptography import x509
 
 from tasksecrets.admission.config import Config
+from tasksecrets.contract import MUTATE_PATH
 from tasksecrets.errors import ConfigError, KubernetesApiError
 from tasksecrets.webhook.certificates.authority import CA_CERT_FILE
 from tasksecrets.webhook.certificates.reload import CertReloader
@@ -166,7 +167,7 @@ def serve_webhook(
         "serving https://%s:%d%s (certificate serial %x, expires %s)",
         host,
         sock.getsockname()[1],
-        "/mutate--v1-pod",
+        MUTATE_PATH,
         reloader.serial or 0,
         datetime.datetime.fromtimestamp(_cert_expiry(reloader.cert_file.read_bytes()), datetime.timezone.utc),
     )
