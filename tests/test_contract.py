@@ -139,9 +139,7 @@ def test_the_reader_looks_wherever_a_manager_delivers(manager: str, mount: Mount
     delivery = DELIVERY[manager]
     secret = _secret(manager, mount)
     config = SecretsConfig(default_dir=POD_SECRETS_DIR)
-    places = lookup_places(
-        secret.group, secret.key, secret.group_version, config=config, local=False
-    )
+    places = lookup_places(secret.group, secret.key, secret.group_version, config=config, local=False)
     if delivery.by_env(mount):
         assert delivery.env is not None
         name = delivery.env.format(config.env_prefix, secret.group, secret.key, secret.group_version)

@@ -194,7 +194,9 @@ def _materialize(ctx: PodContext) -> MaterializedPod:
 
     for mount in mounts:
         _mount(ctx, mount, volumes)
-    mount_paths = [PurePosixPath(m["mountPath"]) for m in mounts]
+    # A materializer that fills a directory with no volume mounted there (the Vault agent's, whose
+    # volume a cluster's injector adds) makes it one: env values naming its files are rewritten.
+    mount_paths = [PurePosixPath(m["mountPath"]) for m in mounts] + ctx.filled_dirs
     prefix = env.get(ENV_PREFIX_VAR) or ENV_PREFIX
     for name, value in list(env.items()):
         if name in from_secrets or name.startswith(prefix):

@@ -109,6 +109,7 @@ class PodContext:
         self._store: SecretStoreReader | None = None
         self._cache: dict[str, dict[str, bytes] | None] = {}
         self.volume_dirs: dict[str, Path] = {}
+        self.filled_dirs: list[PurePosixPath] = []  # container directories materializers filled
 
     # -- for materializers --------------------------------------------------------------------
 
@@ -126,6 +127,16 @@ class PodContext:
                 f"pod {self.name}: {container_path!r} is not an absolute container path without '..'"
             )
         return self.root.joinpath("rootfs", *posix.parts[1:])
+
+    def container_file(self, container_path: str) -> Path:
+        """Where a file a materializer fills at ``container_path`` lives (as :meth:`host_path`).
+
+        Its directory then counts as mounted in the task container, as the volume a cluster's
+        injector would add there: env values naming paths in it are rewritten to the private copy.
+        """
+        path = self.host_path(container_path)
+        self.filled_dirs.append(PurePosixPath(container_path).parent)
+        return path
 
     def volume_dir(self, name: str) -> Path:
         """The directory holding volume ``name`` (created, mode 0700)."""

@@ -48,7 +48,10 @@ def secret_volume_name(secret: Secret) -> str:
     return b32_encode(f"{secret.group}_{secret.group_version or ''}".encode())
 
 
-class _Names(NamedTuple):
+class _Plan(NamedTuple):
+    """What a request derives from its names alone, once: validated, never a value."""
+
+    by_env: bool  # ENV_VAR: env vars from a secretKeyRef; else a file in a secret volume
     env_name: str  # UPPER(_FSEC_<group>_<key>)
     volume: str  # the secret volume's name
     path: str  # the item's path: lower(key)
@@ -56,9 +59,14 @@ class _Names(NamedTuple):
     file: str  # group_dir/path
 
 
-def _derive_names(secret: Secret) -> _Names:
+def _plan(secret: Secret) -> _Plan:
+    if not secret.group or not secret.key:
+        missing = " and ".join(f for f in ("group", "key") if not getattr(secret, f))
+        raise InjectionError(f"needs both group and key; the request has no {missing}")
+    check_env_var(secret)
     # Cleaned as Go's filepath.Join cleans it, so "group/" and "/group" mount where Flyte mounts them.
-    return _Names(
+    return _Plan(
+        _LAYOUT.by_env(secret.mount_requirement),
         pod_env_name(secret),
         secret_volume_name(secret),
         secret.key.lower(),
@@ -67,7 +75,10 @@ def _derive_names(secret: Secret) -> _Names:
     )
 
 
-_names = SecretMemo(_derive_names)
+_plans = SecretMemo(_plan)
+# The env vars every request of a kind adds (the editor copies each into each container).
+_PREFIX_ENV = env_prefix_var()
+_PATH_ENV = tuple(file_path_env_vars())
 
 
 class K8sInjector:
@@ -84,37 +95,24 @@ class K8sInjector:
 
     def inject(self, secret: Secret, editor: PodEditor) -> bool:
         """Inject per the mount requirement; InjectionError when group or key is empty."""
-        if not secret.group or not secret.key:
-            missing = " and ".join(f for f in ("group", "key") if not getattr(secret, f))
-            raise InjectionError(f"needs both group and key; the request has no {missing}")
-        check_env_var(secret)
-        names = _names(secret)
-        if _LAYOUT.by_env(secret.mount_requirement):
-            self._inject_env(secret, names, editor)
-        else:
-            self._inject_file(secret, names, editor)
-        return True
-
-    @staticmethod
-    def _inject_env(secret: Secret, names: _Names, editor: PodEditor) -> None:
-        ref = env_from_secret_key(names.env_name, secret_name=secret.group, key=secret.key)
-        if secret.env_var:
-            editor.add_env(ref, {**ref, "name": secret.env_var}, env_prefix_var())
-        else:
-            editor.add_env(ref, env_prefix_var())
-
-    @staticmethod
-    def _inject_file(secret: Secret, names: _Names, editor: PodEditor) -> None:
+        plan = _plans(secret)
+        env_var = secret.env_var
+        if plan.by_env:
+            ref = env_from_secret_key(plan.env_name, secret_name=secret.group, key=secret.key)
+            if env_var:
+                editor.add_env(ref, {**ref, "name": env_var}, _PREFIX_ENV)
+            else:
+                editor.add_env(ref, _PREFIX_ENV)
+            return True
         volume = editor.add_secret_volume_item(
-            volume_name=names.volume,
-            secret_name=secret.group,
-            item={"key": secret.key, "path": names.path},
+            volume_name=plan.volume, secret_name=secret.group, item={"key": secret.key, "path": plan.path}
         )
-        editor.add_volume_mount({"name": volume, "readOnly": True, "mountPath": names.group_dir})
-        env = file_path_env_vars()
-        if secret.env_var:
-            env.append(env_value(secret.env_var, names.file))
-        editor.add_env(*env)
+        editor.add_volume_mount({"name": volume, "readOnly": True, "mountPath": plan.group_dir})
+        if env_var:
+            editor.add_env(*_PATH_ENV, env_value(env_var, plan.file))
+        else:
+            editor.add_env(*_PATH_ENV)
+        return True
 
 
 # An ANY request is a file (compat.md section 4): the layout says so, and the injector follows it.

@@ -139,7 +139,7 @@ def materialize_vault(annotations: Mapping[str, Any], ctx: PodContext) -> None:
     if not secrets:
         return
     address, token = _server(ctx.environ)
-    targets = {s.name: ctx.host_path(s.destination) for s in secrets}
+    targets = {s.name: ctx.container_file(s.destination) for s in secrets}
     for path in targets.values():
         make_private_dirs(path.parent, top=ctx.root)
     binary = _agent_binary(ctx.environ)
