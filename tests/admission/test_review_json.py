@@ -7,6 +7,7 @@ patch is exactly ``json.dumps(..., separators=(",", ":"), ensure_ascii=False)`` 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -147,3 +148,13 @@ def test_answers_are_the_same_with_the_fast_paths() -> None:
         result = mutator.mutate(json.loads(body)["request"]["object"])
         slow = reviews.review_body("admission.k8s.io/v1", "u-1", result)  # scan on
         assert fast == slow
+
+
+_EXPONENT_REFERENCE = re.compile(rb"(?<=[0-9])e-[5-9](?![0-9])|0\.0000")
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.binary(max_size=40) | st.text(alphabet="0123456789e-.x\"", max_size=40).map(str.encode))
+def test_the_small_float_finder_agrees_with_its_regular_expression(data: bytes) -> None:
+    """The scan with bytes.find decides exactly what the regular expression it replaces decides."""
+    assert jsoncodec._may_hold_small_float(data) == (_EXPONENT_REFERENCE.search(data) is not None)

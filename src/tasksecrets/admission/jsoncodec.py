@@ -11,7 +11,6 @@ standard library wherever orjson could write a float differently.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -32,8 +31,8 @@ _DIGITS_AS_ZERO = bytes(0x30 if 0x30 <= b <= 0x39 else 0x78 for b in range(256))
 _LONG_NUMBER = b"0" * 19
 # orjson writes floats below 1e-4 unlike the standard library (``1e-7``, ``0.00001``, not ``1e-07``,
 # ``1e-05``); an output that may hold one is written again by the standard library.
-_SHORT_EXPONENT = re.compile(rb"e-[5-9](?![0-9])")
-_SMALL_DECIMAL = re.compile(rb"0\.0000")
+_FIVE_TO_NINE = (b"5", b"6", b"7", b"8", b"9")  # after "<digit>e-": an exponent orjson writes short
+_SMALL_DECIMAL = b"0.0000"
 
 _fast_loads: Callable[[bytes], Any] | None
 _fast_dumps: Callable[[Any], bytes] | None
@@ -125,11 +124,17 @@ def dump_patch(patch: list[dict[str, Any]]) -> bytes:
 
 
 def _may_hold_small_float(data: bytes) -> bool:
-    # Strings may match too (then the standard library writes the patch again, just slower).
-    for match in _SHORT_EXPONENT.finditer(data):
-        if data[match.start() - 1 : match.start()].isdigit():
+    # A number such as 1e-07 or 0.00001 (strings may match too; the standard library then writes
+    # the patch again, just slower). Found with bytes.find, which scans in C, not with a regex.
+    if _SMALL_DECIMAL in data:
+        return True
+    at = data.find(b"e-")
+    while at != -1:
+        after = data[at + 2 : at + 4]
+        if data[at - 1 : at].isdigit() and after[:1] in _FIVE_TO_NINE and not after[1:].isdigit():
             return True
-    return _SMALL_DECIMAL.search(data) is not None
+        at = data.find(b"e-", at + 2)
+    return False
 
 
 def exact_key(value: Any) -> bytes | str:

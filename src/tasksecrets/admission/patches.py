@@ -73,12 +73,10 @@ def build_patch(editor: PodEditor) -> list[dict[str, Any]]:
         )
     _append_ops("/spec/volumes", editor.spec.get("volumes"), editor.new_volumes, ops)
     for kind in ("initContainers", "containers"):
-        for (edit_kind, index), edit in sorted(editor.container_edits.items(), key=lambda kv: kv[0][1]):
-            if edit_kind != kind:
-                continue
-            base = f"/spec/{kind}/{index}"
-            _append_ops(f"{base}/env", edit.original.get("env"), edit.new_env, ops)
-            _append_ops(f"{base}/volumeMounts", edit.original.get("volumeMounts"), edit.new_mounts, ops)
+        for index in sorted(i for k, i in editor.container_edits if k == kind):
+            edit = editor.container_edits[(kind, index)]
+            for part, added in edit.new.items():  # env, then volumeMounts
+                _append_ops(f"/spec/{kind}/{index}/{part}", edit.original.get(part), added, ops)
     _append_ops("/spec/initContainers", editor.spec.get("initContainers"), editor.new_init_containers, ops)
     return ops
 

@@ -24,6 +24,7 @@ __all__ = ["ContainerEdit", "ContainerTarget", "PodEditor", "VolumeItemsEdit"]
 
 INIT_CONTAINERS = "initContainers"
 CONTAINERS = "containers"
+ENV, MOUNTS = "env", "volumeMounts"
 
 
 @dataclass(frozen=True)
@@ -36,17 +37,35 @@ class ContainerTarget:
     is_new: bool
 
 
-@dataclass
+@dataclass(slots=True)
 class ContainerEdit:
-    """What the editor appends to one container of the original pod."""
+    """What the editor appends to one container: of the pod, or one an injector added.
+
+    ``names[field]`` are the names the container's ``env`` or ``volumeMounts`` hold so far,
+    ``new[field]`` the entries appended to it.
+    """
 
     kind: str
     index: int
     original: Mapping[str, Any]
-    env_names: set[str]
-    mount_names: set[str]
-    new_env: list[dict[str, Any]] = field(default_factory=list)
-    new_mounts: list[dict[str, Any]] = field(default_factory=list)
+    names: dict[str, set[str]]
+    new: dict[str, list[dict[str, Any]]]
+
+    @property
+    def new_env(self) -> list[dict[str, Any]]:
+        return self.new[ENV]
+
+    @property
+    def new_mounts(self) -> list[dict[str, Any]]:
+        return self.new[MOUNTS]
+
+    def edited(self) -> dict[str, Any]:
+        """The container with what was appended (for an added container, which the patch adds whole)."""
+        container = dict(self.original)
+        for part, added in self.new.items():
+            if added:
+                container[part] = [*_as_list(self.original.get(part), part), *added]
+        return container
 
 
 @dataclass
@@ -100,19 +119,14 @@ class PodEditor:
                 if not isinstance(item, dict):
                     raise ManifestError(f"spec.{kind}[{i}] must be an object, got {type(item).__name__}")
         self._orig_volumes = _as_list(self.spec.get("volumes"), "spec.volumes")
-        self.container_edits: dict[tuple[str, int], ContainerEdit] = {}
-        self.new_init_containers: list[dict[str, Any]] = []
+        self.container_edits: dict[tuple[str, int], ContainerEdit] = {}  # of the pod's own containers
+        self._added: list[ContainerEdit] = []  # the init containers injectors added, in order
         self.new_volumes: list[dict[str, Any]] = []
         self.volume_item_edits: dict[int, VolumeItemsEdit] = {}
         self.new_annotations: dict[str, str] = {}
         self.edit_count = 0
         self._targets: list[ContainerTarget] | None = None
-        # The edit of every original container in target order, for edits aimed at all targets
-        # while no init container was added (the common case, and the hot path of the webhook).
-        self._all_edits: list[ContainerEdit] | None = None
-        # Env and mount names of each added init container, by position, once first needed.
-        self._new_env_names: dict[int, set[Any]] = {}
-        self._new_mount_names: dict[int, set[Any]] = {}
+        self._every_edit: list[ContainerEdit] | None = None  # every container's, in target order
 
     # -- reading -----------------------------------------------------------------------------------
 
@@ -147,8 +161,8 @@ class PodEditor:
         ]
         base = len(self._orig[INIT_CONTAINERS])
         targets += [
-            ContainerTarget(INIT_CONTAINERS, base + i, str(c.get("name", "")), True)
-            for i, c in enumerate(self.new_init_containers)
+            ContainerTarget(INIT_CONTAINERS, base + i, str(e.original.get("name", "")), True)
+            for i, e in enumerate(self._added)
         ]
         targets += [
             ContainerTarget(CONTAINERS, i, str(c.get("name", "")), False)
@@ -159,7 +173,7 @@ class PodEditor:
     @property
     def init_container_count(self) -> int:
         """How many init containers the pod has now (original plus added)."""
-        return len(self._orig[INIT_CONTAINERS]) + len(self.new_init_containers)
+        return len(self._orig[INIT_CONTAINERS]) + len(self._added)
 
     def find_volume(self, name: str) -> Mapping[str, Any] | None:
         """The volume of that name in the mutated pod, if any."""
@@ -172,57 +186,13 @@ class PodEditor:
 
     def add_env(self, *env: dict[str, Any], targets: Iterable[ContainerTarget] | None = None) -> None:
         """Append env vars to every target container (default: all), skipping names it already has."""
-        if targets is None:
-            # Every container: no targets to build; added init containers are independent of the rest.
-            added = 0
-            for edit in self._all_edits or self._original_edits():
-                names, new_env = edit.env_names, edit.new_env
-                for var in env:
-                    name = var["name"]
-                    if name not in names:
-                        new_env.append(dict(var))
-                        names.add(name)
-                        added += 1
-            self.edit_count += added
-            for i in range(len(self.new_init_containers)):
-                self._add_new_container_env(i, env)
-            return
-        base = len(self._orig[INIT_CONTAINERS])
-        for target in targets:
-            if target.is_new:
-                self._add_new_container_env(target.index - base, env)
-                continue
-            edit = self._container_edit(target.kind, target.index)
-            for var in env:
-                if var["name"] not in edit.env_names:
-                    edit.new_env.append(dict(var))
-                    edit.env_names.add(var["name"])
-                    self.edit_count += 1
+        self._append(ENV, env, targets)
 
     def add_volume_mount(
         self, mount: dict[str, Any], *, targets: Iterable[ContainerTarget] | None = None
     ) -> None:
         """Mount a volume into every target container (default: all) that does not mount it yet."""
-        name = mount["name"]
-        if targets is None:
-            for edit in self._all_edits or self._original_edits():
-                if name not in edit.mount_names:
-                    edit.new_mounts.append(dict(mount))
-                    edit.mount_names.add(name)
-                    self.edit_count += 1
-            for i in range(len(self.new_init_containers)):
-                self._add_new_container_mount(i, mount)
-            return
-        base = len(self._orig[INIT_CONTAINERS])
-        for target in targets:
-            if target.is_new:
-                self._add_new_container_mount(target.index - base, mount)
-                continue
-            edit = self._container_edit(target.kind, target.index)
-            if name not in edit.mount_names:
-                edit.new_mounts.append(dict(mount))
-                edit.mount_names.add(name)
-                self.edit_count += 1
+        self._append(MOUNTS, (mount,), targets)
 
     def add_volume(self, volume: dict[str, Any]) -> bool:
         """Add a volume unless one of that name exists; True if added."""
@@ -265,12 +235,11 @@ class PodEditor:
 
     def add_init_container(self, container: dict[str, Any]) -> ContainerTarget:
         """Append an init container after the existing ones; the editor owns ``container`` from now on."""
-        self.new_init_containers.append(container)
+        index = self.init_container_count
+        self._added.append(_edit_of(INIT_CONTAINERS, index, container, f"added init container {index}"))
         self.edit_count += 1
-        self._targets = None
-        return ContainerTarget(
-            INIT_CONTAINERS, self.init_container_count - 1, str(container.get("name", "")), True
-        )
+        self._targets = self._every_edit = None
+        return ContainerTarget(INIT_CONTAINERS, index, str(container.get("name", "")), True)
 
     def set_annotation(self, key: str, value: str, *, keep_existing: bool = False) -> None:
         """Set a pod annotation; with ``keep_existing`` the pod's own value (if any) wins."""
@@ -286,57 +255,65 @@ class PodEditor:
         """Whether any edit was recorded."""
         return self.edit_count > 0
 
+    @property
+    def new_init_containers(self) -> list[dict[str, Any]]:
+        """The added init containers, as the mutated pod carries them."""
+        return [edit.edited() for edit in self._added]
+
     # -- internals ---------------------------------------------------------------------------------
 
     def _container_edit(self, kind: str, index: int) -> ContainerEdit:
         edit = self.container_edits.get((kind, index))
         if edit is None:
             container = self._orig[kind][index]
-            where = f"spec.{kind}[{index}]"
-            env = _as_list(container.get("env"), f"{where}.env")
-            mounts = _as_list(container.get("volumeMounts"), f"{where}.volumeMounts")
-            edit = ContainerEdit(
-                kind,
-                index,
-                container,
-                {str(e.get("name")) for e in env if isinstance(e, dict)},
-                {str(m.get("name")) for m in mounts if isinstance(m, dict)},
+            edit = self.container_edits[(kind, index)] = _edit_of(
+                kind, index, container, f"spec.{kind}[{index}]"
             )
-            self.container_edits[(kind, index)] = edit
         return edit
 
-    def _add_new_container_env(self, i: int, env: tuple[dict[str, Any], ...]) -> None:
-        # An added init container is edited in place (the editor owns it); its names are kept aside.
-        container = self.new_init_containers[i]
-        present = container.setdefault("env", [])
-        names = self._new_env_names.get(i)
-        if names is None:
-            names = self._new_env_names[i] = {e.get("name") for e in present}
-        for var in env:
-            if var["name"] not in names:
-                present.append(dict(var))
-                names.add(var["name"])
-                self.edit_count += 1
+    def _append(
+        self, part: str, items: Iterable[dict[str, Any]], targets: Iterable[ContainerTarget] | None
+    ) -> None:
+        # Each item whose name the container's part does not hold yet, copied (no two containers
+        # share an entry).
+        if targets is None:
+            if self._every_edit is None:
+                self._every_edit = self._edits_in_target_order()
+            edits = self._every_edit
+        else:
+            base = len(self._orig[INIT_CONTAINERS])
+            edits = [
+                self._added[t.index - base] if t.is_new else self._container_edit(t.kind, t.index)
+                for t in targets
+            ]
+        added = 0
+        for edit in edits:
+            names, into = edit.names[part], edit.new[part]
+            for item in items:
+                name = item["name"]
+                if name not in names:
+                    into.append(dict(item))
+                    names.add(name)
+                    added += 1
+        self.edit_count += added
 
-    def _add_new_container_mount(self, i: int, mount: dict[str, Any]) -> None:
-        mounts = self.new_init_containers[i].setdefault("volumeMounts", [])
-        names = self._new_mount_names.get(i)
-        if names is None:
-            names = self._new_mount_names[i] = {m.get("name") for m in mounts}
-        if mount["name"] not in names:
-            mounts.append(dict(mount))
-            names.add(mount["name"])
-            self.edit_count += 1
-
-    def _original_edits(self) -> list[ContainerEdit]:
-        # The targets' order while no init container was added: init containers, then containers.
-        edits = [self._container_edit(INIT_CONTAINERS, i) for i in range(len(self._orig[INIT_CONTAINERS]))]
-        edits += [self._container_edit(CONTAINERS, i) for i in range(len(self._orig[CONTAINERS]))]
-        self._all_edits = edits
-        return edits
+    def _edits_in_target_order(self) -> list[ContainerEdit]:
+        inits = [self._container_edit(INIT_CONTAINERS, i) for i in range(len(self._orig[INIT_CONTAINERS]))]
+        mains = [self._container_edit(CONTAINERS, i) for i in range(len(self._orig[CONTAINERS]))]
+        return [*inits, *self._added, *mains]
 
     def _iter_volumes(self) -> Iterable[Mapping[str, Any]]:
         for volume in self._orig_volumes:
             if isinstance(volume, dict):
                 yield volume
         yield from self.new_volumes
+
+
+def _edit_of(kind: str, index: int, container: Mapping[str, Any], where: str) -> ContainerEdit:
+    env = _as_list(container.get(ENV), f"{where}.{ENV}")
+    mounts = _as_list(container.get(MOUNTS), f"{where}.{MOUNTS}")
+    names = {
+        ENV: {str(e.get("name")) for e in env if isinstance(e, dict)},
+        MOUNTS: {str(m.get("name")) for m in mounts if isinstance(m, dict)},
+    }
+    return ContainerEdit(kind, index, container, names, {ENV: [], MOUNTS: []})
