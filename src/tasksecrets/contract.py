@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import enum
 import posixpath
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 __all__ = [
     "ANNOTATION_PREFIX",
@@ -84,8 +84,12 @@ READER_DEFAULT_FILE_PREFIX = ""
 _GROUP, _VERSION, _KEY = "group", "group_version", "key"  # the parts a name is made of
 
 
-def _values(group: str, key: str, group_version: str | None) -> dict[str, str]:
-    return {_GROUP: group, _VERSION: group_version or "", _KEY: key}
+_PARTS = (_GROUP, _VERSION, _KEY)  # the order of the values the rules below are given
+_KEY_AT = _PARTS.index(_KEY)
+
+
+def _positions(parts: tuple[str, ...]) -> tuple[int, ...]:
+    return tuple(_PARTS.index(part) for part in parts)
 
 
 @dataclass(frozen=True)
@@ -96,11 +100,22 @@ class EnvName:
     """
 
     parts: tuple[str, ...]
+    _at: tuple[int, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_at", _positions(self.parts))
 
     def format(self, prefix: str, group: str, key: str, group_version: str | None = None) -> str:
         """The name for one secret under ``prefix``."""
-        values = _values(group, key, group_version)
-        return prefix + "_".join([values[p].upper() for p in self.parts if values[p]])
+        # A loop over positions, not a comprehension: the reader formats a name on every read.
+        values = (group, group_version, key)
+        name, separator = prefix, ""
+        for at in self._at:
+            value = values[at]
+            if value:
+                name += separator + value.upper()
+                separator = "_"
+        return name
 
 
 @dataclass(frozen=True)
@@ -112,16 +127,23 @@ class FilePath:
 
     parts: tuple[str, ...]
     lower: bool = True
+    _at: tuple[int, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_at", _positions(self.parts))
 
     def parts_of(
         self, group: str, key: str, group_version: str | None = None, *, file_prefix: str = ""
     ) -> list[str]:
         """The path's components below the directory, in order."""
-        values = _values(group, key, group_version)
-        if self.lower:
-            values = {name: value.lower() for name, value in values.items()}
-        values[_KEY] = file_prefix + values[_KEY] if values[_KEY] else values[_KEY]
-        return [values[p] for p in self.parts if values[p]]
+        values = (group, group_version, key)
+        found = []
+        for at in self._at:
+            value = values[at]
+            if value:
+                value = value.lower() if self.lower else value
+                found.append(file_prefix + value if at == _KEY_AT else value)
+        return found
 
     def join(self, root: str, group: str, key: str, group_version: str | None = None) -> str:
         """The path a manager writes below ``root``, cleaned as Go's ``filepath.Join`` cleans it."""

@@ -21,15 +21,33 @@ lookup; every value found is registered for masking. Messages never carry a valu
 from __future__ import annotations
 
 import os
+from collections.abc import Container, Iterator
 from typing import Any, NamedTuple
 
-from tasksecrets.contract import FLYTEKIT_ENV, FLYTEKIT_FILE, READER_ENV_NAMES, READER_FILES, FilePath
+from tasksecrets.contract import (
+    ENV_PREFIX,
+    ENV_PREFIX_VAR,
+    FLYTEKIT_ENV,
+    FLYTEKIT_FILE,
+    READER_ENV_NAMES,
+    READER_FILES,
+    EnvName,
+    FilePath,
+)
 from tasksecrets.errors import SecretError, SecretNotFoundError, SecretNotRequestedError
 from tasksecrets.sdk.exports import read_secret_file
 from tasksecrets.sdk.settings import SecretsConfig, config_of, read_config, read_env_prefix
 from tasksecrets.sdk.state import RunningTask, current_running_task
 
-__all__ = ["ENCODE_MODES", "Place", "SecretsManager", "describe_secret", "find_secret", "lookup_places"]
+__all__ = [
+    "ENCODE_MODES",
+    "Place",
+    "SecretsManager",
+    "describe_secret",
+    "find_secret",
+    "iter_places",
+    "lookup_places",
+]
 
 ENCODE_MODES = ("r", "rb")
 
@@ -93,24 +111,65 @@ def _file_path(
     return os.path.join(config.default_dir, *parts)
 
 
+def iter_places(
+    group: str,
+    key: str,
+    group_version: str | None,
+    *,
+    config: SecretsConfig | None = None,
+    prefix: str | None = None,
+    local: bool,
+) -> Iterator[Place]:
+    """Every place ``get`` looks for the secret, in order (see the module docstring), each once.
+
+    Lazily: a read stops at the first place that holds the secret. ``config`` None reads the
+    settings from the environment, the directory and file prefix only once a file is reached
+    (``prefix``: the env prefix, when the caller has read it already).
+    """
+    seen: set[Place] = set()
+    for place in _places(group, key, group_version, config, prefix, local):
+        if place not in seen:
+            seen.add(place)
+            yield place
+
+
+def _places(
+    group: str,
+    key: str,
+    group_version: str | None,
+    config: SecretsConfig | None,
+    prefix: str | None,
+    local: bool,
+) -> Iterator[Place]:
+    if prefix is None:
+        prefix = config.env_prefix if config is not None else read_env_prefix()
+    flytekit_env, *other_env = READER_ENV_NAMES
+    flytekit_file, *other_files = READER_FILES
+    # flytekit's own order first: its env names, then its file; then what the managers write.
+    yield from _env_places(flytekit_env, prefix, group, key, group_version, local)
+    if config is None:
+        config = read_config(env_prefix=prefix)
+    yield Place(True, _file_path(flytekit_file, group, key, group_version, config))
+    for layout in other_env:
+        yield from _env_places(layout, prefix, group, key, group_version, local)
+    for path_layout in other_files:
+        yield Place(True, _file_path(path_layout, group, key, group_version, config))
+
+
+def _env_places(
+    layout: EnvName, prefix: str, group: str, key: str, group_version: str | None, local: bool
+) -> tuple[Place, ...]:
+    prefixed = Place(False, layout.format(prefix, group, key, group_version))
+    if local and prefix:  # outside a pod also without the prefix, as flytekit does
+        return prefixed, Place(False, layout.format("", group, key, group_version))
+    return (prefixed,)
+
+
 def lookup_places(
     group: str, key: str, group_version: str | None, *, config: SecretsConfig, local: bool
 ) -> list[Place]:
-    """Every place ``get`` looks for the secret, in order (see the module docstring)."""
-    prefix = config.env_prefix
-    names = [layout.format(prefix, group, key, group_version) for layout in READER_ENV_NAMES]
-    bare = [layout.format("", group, key, group_version) for layout in READER_ENV_NAMES]
-    files = [_file_path(layout, group, key, group_version, config) for layout in READER_FILES]
-    env = [
-        [Place(False, n), *([Place(False, b)] if local and prefix else [])]
-        for n, b in zip(names, bare, strict=True)
-    ]
-    # flytekit's own order first: its env names, then its file; then what the managers write.
-    places = [*env[0], Place(True, files[0])]
-    for more in env[1:]:
-        places += more
-    places += [Place(True, path) for path in files[1:]]
-    return list(dict.fromkeys(places))
+    """Every place ``get`` looks for the secret, in order: :func:`iter_places`, as a list."""
+    return list(iter_places(group, key, group_version, config=config, local=local))
 
 
 def _read_file(path: str, binary: bool) -> str | bytes | None:
@@ -146,17 +205,21 @@ def find_secret(
     binary: bool = False,
     local: bool = True,
     config: SecretsConfig | None = None,
+    prefix: str | None = None,
+    unset: Container[str] = (),
     tried: list[str] | None = None,
 ) -> tuple[str | bytes, str | None] | None:
     """Look a secret up in the lookup order above, without least-privilege checks.
 
     Returns ``(value, file path or None when it came from an env var)``, or None when not found;
     when ``tried`` is given, the env var names and file paths looked at are appended to it.
+    ``unset`` names env vars the caller found unset already (they are not read again).
     """
-    places = lookup_places(group, key, group_version, config=config or read_config(), local=local)
-    for place in places:
+    for place in iter_places(group, key, group_version, config=config, prefix=prefix, local=local):
         if tried is not None:
             tried.append(place.describe())
+        if not place.is_file and place.name in unset:
+            continue
         found = _read_place(place, binary)
         if found is not None:
             return found, place.name if place.is_file else None
@@ -208,25 +271,28 @@ class SecretsManager:
         running = current_running_task()
         if running is not None:
             _refuse_unrequested(running, group, key, group_version)
-        value = self._find(group, key, group_version, binary=encode_mode == "rb", running=running)
+        # The common case first, without the lookup machinery: flytekit's prefixed env var.
+        if self._config is not None:
+            prefix = self._config.env_prefix
+        else:
+            setting = os.environ.get(ENV_PREFIX_VAR)
+            prefix = setting.strip() if setting else ENV_PREFIX
+        name = FLYTEKIT_ENV.format(prefix, group, key, group_version)
+        found = os.environ.get(name)
+        if found is not None:
+            value: str | bytes = found.strip().encode("utf-8") if encode_mode == "rb" else found.strip()
+        else:
+            local = running is None or not running.in_pod
+            elsewhere = find_secret(
+                group, key, group_version, binary=encode_mode == "rb", local=local, config=self._config,
+                prefix=prefix, unset=(name,),
+            )  # fmt: skip
+            if elsewhere is None:
+                raise self._not_found(group, key, group_version, local=local)
+            value = elsewhere[0]
         if running is not None:
             running.mask.add(value)
         return value
-
-    def _find(
-        self, group: str, key: str, group_version: str | None, *, binary: bool, running: RunningTask | None
-    ) -> str | bytes:
-        # The common case first: flytekit's prefixed env var holds the value.
-        prefix = self._config.env_prefix if self._config is not None else read_env_prefix()
-        value = os.environ.get(FLYTEKIT_ENV.format(prefix, group, key, group_version))
-        if value is not None:
-            value = value.strip()
-            return value.encode("utf-8") if binary else value
-        local = running is None or not running.in_pod
-        found = find_secret(group, key, group_version, binary=binary, local=local, config=self._config)
-        if found is None:
-            raise self._not_found(group, key, group_version, local=local)
-        return found[0]
 
     def _not_found(
         self, group: str, key: str, group_version: str | None, *, local: bool

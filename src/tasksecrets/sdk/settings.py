@@ -42,10 +42,10 @@ def read_env_prefix() -> str:
     return read_setting(ENV_PREFIX_VAR, ENV_PREFIX)
 
 
-def read_config() -> SecretsConfig:
-    """The settings as the environment holds them now."""
+def read_config(*, env_prefix: str | None = None) -> SecretsConfig:
+    """The settings as the environment holds them now (``env_prefix``: already read by the caller)."""
     return SecretsConfig(
-        read_env_prefix(),
+        read_env_prefix() if env_prefix is None else env_prefix,
         read_setting(DEFAULT_DIR_VAR, READER_DEFAULT_DIR),
         read_setting(FILE_PREFIX_VAR, READER_DEFAULT_FILE_PREFIX),
     )
