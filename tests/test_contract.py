@@ -147,3 +147,13 @@ def test_the_reader_looks_wherever_a_manager_delivers(manager: str, mount: Mount
     if delivery.by_file(mount):
         path = delivery.file_layout.join(POD_SECRETS_DIR, secret.group, secret.key, secret.group_version)
         assert any(p.is_file and posixpath.normpath(p.name) == path for p in places), (path, places)
+
+
+def test_a_read_without_a_version_never_takes_the_group_for_a_file() -> None:
+    """GCP's layout names the file after the version: without one, it names no file at all."""
+    config = SecretsConfig(default_dir=POD_SECRETS_DIR)
+    places = lookup_places("user-info", "token", None, config=config, local=False)
+    assert Place(True, f"{POD_SECRETS_DIR}/user-info") not in places
+    assert Place(True, f"{POD_SECRETS_DIR}/user-info/1") in lookup_places(
+        "user-info", "token", "1", config=config, local=False
+    )

@@ -1,4 +1,4 @@
-"""The layers of DESIGN.md hold, and nothing imports in a circle.
+"""The layers of the project hold, and nothing imports in a circle.
 
 cli -> (webhook | local) -> (admission | plugins) -> managers -> (pods | testing) -> wire -> sdk ->
 (contract | yamltext) -> errors: a module imports only from layers below its own, and the two sides

@@ -145,6 +145,11 @@ class FilePath:
                 found.append(file_prefix + value if at == _KEY_AT else value)
         return found
 
+    def complete(self, group: str, key: str, group_version: str | None = None) -> bool:
+        """Whether every part is given (a manager writes a path only from parts it requires)."""
+        values = (group, group_version, key)
+        return all(values[at] for at in self._at)
+
     def join(self, root: str, group: str, key: str, group_version: str | None = None) -> str:
         """The path a manager writes below ``root``, cleaned as Go's ``filepath.Join`` cleans it."""
         return join_path(root, *self.parts_of(group, key, group_version))

@@ -33,7 +33,7 @@ __all__ = [
 
 IMAGE = "python:3.11-slim"
 DEFAULT_DIR_ENV = {"name": "FLYTE_SECRETS_DEFAULT_DIR", "value": "/etc/flyte/secrets"}
-# Go's EnvVar has ``value`` omitempty, so Flyte's JSON has no "value" here; ours writes "".
+# Go's EnvVar has ``value`` omitempty, so Flyte's JSON has no "value" here, and neither has ours.
 FILE_PREFIX_ENV = {"name": "FLYTE_SECRETS_FILE_PREFIX"}
 ENV_PREFIX_ENV = {"name": "FLYTE_SECRETS_ENV_PREFIX", "value": "_FSEC_"}
 # Flyte's DefaultConfig resources of every sidecar manager: 200m / 500Mi, requests = limits.

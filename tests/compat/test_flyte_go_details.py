@@ -17,7 +17,7 @@ from tasksecrets.sdk.secret import MountType, Secret
 def test_admit_mode_admits_a_pod_whose_annotation_does_not_decode(value: str) -> None:
     """Flyte v1: the secrets mutator is not required, so any error of it, decoding included
     (secrets_test.go decodes ``nnsxsorcnv4v623fperca``), admits the pod unchanged.
-    ``onInjectionError: admit`` promises that behaviour (compat.md section 5, DESIGN.md).
+    ``onInjectionError: admit`` promises that behaviour (docs/compat.md sections 5 and 6).
     """
     pod = flyte_pod([Secret(group="grOUP", key="HELLO", mount_requirement=MountType.ENV_VAR)])
     pod["metadata"]["annotations"]["flyte.secrets/s1"] = value

@@ -317,7 +317,7 @@ def test_vault_vectors(
     template: str | None,
     extra: dict[str, str],
 ) -> None:
-    """Flyte's eight Vault cases. The id is Flyte's random UUID; Ours (DESIGN.md, deterministic
+    """Flyte's eight Vault cases. The id is Flyte's random UUID; Ours (docs/compat.md section 6, deterministic
     patches): UUID4-shaped, derived from the secret and its position, so the same pod twice gives
     the same id."""
     secret = Secret(group="foo", key="bar", group_version=group_version)

@@ -97,7 +97,7 @@ def test_secrets_test_annotation_is_not_utf8() -> None:
     """secrets_test.go decodes ``nnsxsorcnv4v623fperca``: ``key:"m{_\\xef\\x85y" `` (not UTF-8).
 
     Go's parser keeps the raw bytes; ours refuses them (wire.py: strings must be UTF-8), which
-    the webhook turns into a 400 denial. See tests/compat/test_pending_fixes.py for admit mode.
+    the webhook turns into a 400 denial. See tests/compat/test_flyte_go_details.py for admit mode.
     """
     assert b32_decode("nnsxsorcnv4v623fperca") == b'key:"m{_\xef\x85y" '
     with pytest.raises(WireError, match="UTF-8"):

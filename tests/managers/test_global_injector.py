@@ -123,3 +123,11 @@ def test_names_cannot_escape_the_secrets_directory(tmp_path: Path, group: str) -
 def test_repr_shows_no_values() -> None:
     source = GlobalSecretSource(environ={"FLYTE_SECRET_A_B": FAKE})
     assert FAKE not in repr(source)
+
+
+def test_an_env_var_that_is_no_name_is_refused_as_by_every_manager() -> None:
+    bad = Secret.from_wire(group="g", key="k", env_var="BAD NAME")
+    source = GlobalSecretSource(environ={"FLYTE_SECRET_G_K": FAKE}, secrets_dir=None)
+    result = Mutator(parse_config({}), global_secrets=source).mutate(make_pod([bad]))
+    assert not result.allowed and "Global: env_var 'BAD NAME' is not a valid" in (result.reason or "")
+    assert FAKE not in (result.reason or "")

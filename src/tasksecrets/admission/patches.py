@@ -63,7 +63,7 @@ def build_patch(editor: PodEditor) -> list[dict[str, Any]]:
         else:
             ops.append({"op": "add", "path": "/metadata/annotations", "value": dict(editor.new_annotations)})
     spec_exists = isinstance(editor.pod.get("spec"), dict)
-    if not spec_exists and (editor.container_edits or editor.new_init_containers or editor.new_volumes):
+    if not spec_exists and (editor.container_edits or editor.added_init_containers or editor.new_volumes):
         # Only reachable for a pod without a spec, which has no containers to edit; keep it valid anyway.
         ops.append({"op": "add", "path": "/spec", "value": {}})
     for index in sorted(editor.volume_item_edits):
@@ -72,12 +72,18 @@ def build_patch(editor: PodEditor) -> list[dict[str, Any]]:
             f"/spec/volumes/{index}/secret/items", vedit.original["secret"].get("items"), vedit.new_items, ops
         )
     _append_ops("/spec/volumes", editor.spec.get("volumes"), editor.new_volumes, ops)
+    edits = editor.container_edits
     for kind in ("initContainers", "containers"):
-        for index in sorted(i for k, i in editor.container_edits if k == kind):
-            edit = editor.container_edits[(kind, index)]
-            for part, added in edit.new.items():  # env, then volumeMounts
-                _append_ops(f"/spec/{kind}/{index}/{part}", edit.original.get(part), added, ops)
-    _append_ops("/spec/initContainers", editor.spec.get("initContainers"), editor.new_init_containers, ops)
+        for index in sorted([i for k, i in edits if k == kind]):
+            edit = edits[(kind, index)]
+            original, new = edit.original, edit.new
+            base = f"/spec/{kind}/{index}/"
+            _append_ops(base + "env", original.get("env"), new["env"], ops)
+            _append_ops(base + "volumeMounts", original.get("volumeMounts"), new["volumeMounts"], ops)
+    if editor.added_init_containers:
+        _append_ops(
+            "/spec/initContainers", editor.spec.get("initContainers"), editor.new_init_containers, ops
+        )
     return ops
 
 

@@ -17,14 +17,19 @@ from typing import Any, NamedTuple
 from tasksecrets.contract import EXPORT_ANNOTATION, EXPORT_ENV_VAR, POD_SECRETS_DIR, MountType
 from tasksecrets.errors import InjectionError
 from tasksecrets.managers.editor import PodEditor
-from tasksecrets.managers.fragments import env_prefix_var, env_value, file_path_env_vars, pod_env_name
+from tasksecrets.managers.fragments import (
+    check_env_var,
+    env_prefix_var,
+    env_value,
+    file_path_env_vars,
+    pod_env_name,
+)
 from tasksecrets.sdk.exports import format_export_spec, parse_export_spec
-from tasksecrets.sdk.secret import Secret, is_env_var_name
+from tasksecrets.sdk.secret import Secret
 
 __all__ = [
     "EXPORT_ENV",
     "FilePlan",
-    "check_env_var",
     "check_request",
     "deliver_file",
     "export_env_names",
@@ -38,15 +43,6 @@ EXPORT_ENV = {
     "name": EXPORT_ENV_VAR,
     "valueFrom": {"fieldRef": {"fieldPath": f"metadata.annotations['{EXPORT_ANNOTATION}']"}},
 }
-
-
-def check_env_var(secret: Secret) -> None:
-    """Refuse an ``env_var`` that is not an environment variable name (requests from other producers)."""
-    if secret.env_var and not is_env_var_name(secret.env_var):
-        raise InjectionError(
-            f"env_var {secret.env_var!r} is not a valid environment variable name "
-            "(upper-case letters, digits and underscores)"
-        )
 
 
 def check_request(secret: Secret, *, manager: str, export: bool, need_key: bool = True) -> None:

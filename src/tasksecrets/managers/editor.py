@@ -256,6 +256,11 @@ class PodEditor:
         return self.edit_count > 0
 
     @property
+    def added_init_containers(self) -> int:
+        """How many init containers injectors added."""
+        return len(self._added)
+
+    @property
     def new_init_containers(self) -> list[dict[str, Any]]:
         """The added init containers, as the mutated pod carries them."""
         return [edit.edited() for edit in self._added]

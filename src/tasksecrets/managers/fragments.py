@@ -1,7 +1,8 @@
 """The pieces of a pod the managers add, built one way for all of them (compat.md section 4).
 
-Env vars (a plain value, a Kubernetes Secret key, the two path settings) and the names a secret
-gets in a pod. Every piece is a new object, so no two pods share one.
+Env vars (a plain value, a Kubernetes Secret key, the two path settings), the names a secret gets
+in a pod, and the check every manager makes of a request's ``env_var`` before it names one.
+Every piece is a new object, so no two pods share one.
 """
 
 from __future__ import annotations
@@ -16,9 +17,11 @@ from tasksecrets.contract import (
     POD_ENV,
     POD_SECRETS_DIR,
 )
-from tasksecrets.sdk.secret import Secret
+from tasksecrets.errors import InjectionError
+from tasksecrets.sdk.secret import Secret, is_env_var_name
 
 __all__ = [
+    "check_env_var",
     "describe_secret",
     "env_from_secret_key",
     "env_prefix_var",
@@ -58,3 +61,12 @@ def file_path_env_vars() -> list[dict[str, Any]]:
 def describe_secret(secret: Secret) -> str:
     """How denial messages name a secret: ``Secret(group=..., key=...)`` (never a value)."""
     return repr(secret)
+
+
+def check_env_var(secret: Secret) -> None:
+    """Refuse an ``env_var`` that is not an environment variable name (requests from other producers)."""
+    if secret.env_var and not is_env_var_name(secret.env_var):
+        raise InjectionError(
+            f"env_var {secret.env_var!r} is not a valid environment variable name "
+            "(upper-case letters, digits and underscores)"
+        )

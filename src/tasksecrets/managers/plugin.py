@@ -13,9 +13,10 @@ An injector is built from its own config section alone, plus the settings every 
 :class:`~tasksecrets.managers.editor.PodEditor` at a time and injects the secret (returns True),
 declines it (False), or raises :class:`~tasksecrets.errors.InjectionError` saying why it cannot.
 
-Two optional class attributes let the admission core remember answers (both default to False):
-``deterministic``, its edits depend only on the secret, the editor's view and its own settings;
-``carries_values``, its edits may hold a secret's value, so no answer it took part in is kept.
+Two optional class attributes let the admission core remember answers: ``deterministic`` (its
+edits depend only on the secret, the editor's view and its own settings; False when not declared)
+and ``carries_values`` (its edits may hold a secret's value, so no answer it took part in is kept;
+True when not declared). An injector that declares neither is never remembered.
 """
 
 from __future__ import annotations

@@ -152,8 +152,9 @@ def _places(
     yield Place(True, _file_path(flytekit_file, group, key, group_version, config))
     for layout in other_env:
         yield from _env_places(layout, prefix, group, key, group_version, local)
-    for path_layout in other_files:
-        yield Place(True, _file_path(path_layout, group, key, group_version, config))
+    for path_layout in other_files:  # where a manager writes: only from all of the layout's parts
+        if path_layout.complete(group, key, group_version):
+            yield Place(True, _file_path(path_layout, group, key, group_version, config))
 
 
 def _env_places(

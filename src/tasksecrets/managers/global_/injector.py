@@ -15,7 +15,7 @@ from typing import ClassVar
 from tasksecrets.contract import MountType
 from tasksecrets.errors import InjectionError
 from tasksecrets.managers.editor import PodEditor
-from tasksecrets.managers.fragments import env_prefix_var, env_value, pod_env_name
+from tasksecrets.managers.fragments import check_env_var, env_prefix_var, env_value, pod_env_name
 from tasksecrets.managers.global_.settings import GlobalSecretsConfig
 from tasksecrets.managers.global_.source import GlobalSecretSource
 from tasksecrets.managers.memo import SecretMemo
@@ -52,6 +52,7 @@ class GlobalInjector:
         """Inject as env vars when held and not a FILE request; else raise the reason to pass it on."""
         if secret.mount_requirement is MountType.FILE:
             raise InjectionError(_FILE_REASON)
+        check_env_var(secret)
         value = self.source.lookup(secret)
         if value is None:
             raise InjectionError(self._reasons(secret))

@@ -24,9 +24,9 @@ from typing import ClassVar, NamedTuple
 
 from tasksecrets.contract import DELIVERY, K8S_MOUNT, POD_SECRETS_DIR, MountType
 from tasksecrets.errors import InjectionError
-from tasksecrets.managers.delivery import check_env_var
 from tasksecrets.managers.editor import PodEditor
 from tasksecrets.managers.fragments import (
+    check_env_var,
     env_from_secret_key,
     env_prefix_var,
     env_value,
