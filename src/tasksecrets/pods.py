@@ -1,4 +1,4 @@
-"""Render a task into the Pod manifest that carries its secret requests (compat.md section 2).
+"""Render a task into the Pod manifest that carries its secret requests (docs/compat.md section 2).
 
 The pod has the ``inject-flyte-secrets: "true"`` label and one ``flyte.secrets/s<N>`` annotation
 per request (none of either when the task requests nothing), lives in the namespace

@@ -1,4 +1,4 @@
-"""The ``flyte.secrets/s<N>`` annotation codec and the injection label (compat.md section 2).
+"""The ``flyte.secrets/s<N>`` annotation codec and the injection label (docs/compat.md section 2).
 
 A Secret travels to its pod as one annotation per request: the legacy protobuf text format that
 Flyte's Go producer writes (one ``name: value`` line per non-empty field, Go's byte escaping),

@@ -68,7 +68,7 @@ class EmbeddedManagerConfig(Section):
 class WebhookConfig(Section):
     """The ``webhook:`` section's core: Flyte's keys with Flyte's defaults, then ours (no manager's)."""
 
-    # Flyte's keys (compat.md section 5).
+    # Flyte's keys (docs/compat.md section 5).
     metrics_prefix: str = Field(default="flyte:", alias="metrics-prefix")
     cert_dir: str = Field(default="/etc/webhook/certs", alias="certDir")
     local_cert: bool = Field(default=False, alias="localCert")

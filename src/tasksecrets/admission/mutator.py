@@ -1,4 +1,4 @@
-"""Pure pod mutation: a pod in, an RFC 6902 patch (or a denial) out (compat.md sections 2 and 4).
+"""Pure pod mutation: a pod in, an RFC 6902 patch (or a denial) out (docs/compat.md sections 2 and 4).
 
 No I/O, no clocks, no randomness of its own: the same pod and config give the same patch. The
 managers see the pod's view (:class:`~tasksecrets.managers.podview.PodView`), never the pod, and

@@ -1,4 +1,4 @@
-"""AdmissionReview in, AdmissionReview out: the decoding half of the webhook (compat.md section 5).
+"""AdmissionReview in, AdmissionReview out: the decoding half of the webhook (docs/compat.md section 5).
 
 The HTTPS server owns transport (content type, body size); this module owns everything after the
 body arrived, and both the server and ``tasksecrets webhook mutate`` call it, so they answer alike.

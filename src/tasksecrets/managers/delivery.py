@@ -1,4 +1,4 @@
-"""How the file-delivering managers (AWS, GCP, Vault, Azure) deliver a request (compat.md section 4).
+"""How the file-delivering managers (AWS, GCP, Vault, Azure) deliver a request (docs/compat.md section 4).
 
 - the mount rule: FILE and ANY are files; ENV_VAR is served as a file plus an env export
   (:mod:`tasksecrets.sdk.exports`), unless the config's ``exportEnvVars`` is false, in which case

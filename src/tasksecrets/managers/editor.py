@@ -1,7 +1,7 @@
-"""The pod editor every injector works through (compat.md section 4).
+"""The pod editor every injector works through (docs/compat.md section 4).
 
 An injector never touches a pod: it reads a :class:`~tasksecrets.managers.podview.PodView` and
-records edits through a :class:`PodEditor`, which applies the common rules of compat.md once for
+records edits through a :class:`PodEditor`, which applies the common rules of docs/compat.md once for
 everyone (every init container and container, never ephemeral ones; an env var whose name a
 container already has is left alone; a mount is skipped where the container already mounts that
 volume name). The recorded edits are what the RFC 6902 patch is built from

@@ -1,4 +1,4 @@
-"""The pieces of a pod the managers add, built one way for all of them (compat.md section 4).
+"""The pieces of a pod the managers add, built one way for all of them (docs/compat.md section 4).
 
 Env vars (a plain value, a Kubernetes Secret key, the two path settings), the names a secret gets
 in a pod, and the check every manager makes of a request's ``env_var`` before it names one.
@@ -47,7 +47,7 @@ def env_prefix_var() -> dict[str, Any]:
 
 
 def env_from_secret_key(name: str, *, secret_name: str, key: str) -> dict[str, Any]:
-    """An env var read from a Kubernetes Secret key, optional as compat.md requires."""
+    """An env var read from a Kubernetes Secret key, optional as docs/compat.md requires."""
     return {"name": name, "valueFrom": {"secretKeyRef": {"name": secret_name, "key": key, "optional": True}}}
 
 

@@ -1,4 +1,4 @@
-"""The Secret model: one request for one secret, as a task declares it (compat.md section 1).
+"""The Secret model: one request for one secret, as a task declares it (docs/compat.md section 1).
 
 Field order follows flyteidl's ``core.Secret`` (group=1, group_version=2, key=3,
 mount_requirement=4, env_var=5), which is also the order the wire codec writes them in.

@@ -1,4 +1,4 @@
-"""The reader's three settings, read from the environment: ``FLYTE_SECRETS_*`` (compat.md section 3).
+"""The reader's three settings, read from the environment: ``FLYTE_SECRETS_*`` (docs/compat.md section 3).
 
 ``FLYTE_SECRETS_ENV_PREFIX`` (default ``_FSEC_``), ``FLYTE_SECRETS_DEFAULT_DIR`` (``/etc/secrets``)
 and ``FLYTE_SECRETS_FILE_PREFIX`` (empty): an unset or empty variable means the default, other

@@ -1,4 +1,4 @@
-"""Registration: the MutatingWebhookConfiguration that sends pod creations to us (compat.md section 5).
+"""Registration: the MutatingWebhookConfiguration that sends pod creations to us (docs/compat.md section 5).
 
 :func:`build_webhook_configuration` is pure; :func:`register_webhook` creates the object, or replaces
 it keeping its ``resourceVersion`` (so a concurrent writer makes us read again instead of being

@@ -1,4 +1,4 @@
-"""AWS Secrets Manager: an ``aws-pull-secret-<N>`` init container per secret (compat.md section 4).
+"""AWS Secrets Manager: an ``aws-pull-secret-<N>`` init container per secret (docs/compat.md section 4).
 
 The secret's ARN (or name) is ``<group without trailing ':'>:<key without leading ':'>``: AWS
 secret names cannot hold ':', so ``group`` is an ARN prefix such as

@@ -1,4 +1,4 @@
-"""GCP Secret Manager: a ``gcp-pull-secret-<N>`` init container per secret (compat.md section 4).
+"""GCP Secret Manager: a ``gcp-pull-secret-<N>`` init container per secret (docs/compat.md section 4).
 
 ``group`` is the secret (its name, or ``projects/<project>/secrets/<name>``) and ``group_version``
 its version (a number or ``latest``); both are required, ``key`` is not used. The init container

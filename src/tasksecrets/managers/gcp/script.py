@@ -2,7 +2,7 @@
 
 ``gcloud secrets versions access <group>/versions/<gv> --out-file=<P>``, falling back to
 ``gcloud secrets versions access <gv> --secret=<group> --out-file=<P>``, then ``chmod +rX <D> <P>``,
-with D = lower(``/etc/flyte/secrets/<group>``) and P = lower(``D/<gv>``) (compat.md section 4).
+with D = lower(``/etc/flyte/secrets/<group>``) and P = lower(``D/<gv>``) (docs/compat.md section 4).
 The injector renders it (:func:`render_pull_script`); the local kubelet reads the secret and the
 file back from a pod (:func:`parse_pull_script`), accepting only a script this module writes.
 """

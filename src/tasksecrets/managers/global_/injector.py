@@ -1,4 +1,4 @@
-"""Global: secrets the webhook's own process holds, injected as plain env vars (compat.md section 4).
+"""Global: secrets the webhook's own process holds, injected as plain env vars (docs/compat.md section 4).
 
 ANY and ENV_VAR requests get ``FLYTE_SECRETS_ENV_PREFIX=_FSEC_`` and
 ``UPPER(_FSEC_<group>_<key>)=<value>`` (plus ``env_var`` with the same value when the request names

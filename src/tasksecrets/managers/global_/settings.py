@@ -1,4 +1,4 @@
-"""Global's config section: the top-level ``secrets:`` of a Flyte config (compat.md section 4)."""
+"""Global's config section: the top-level ``secrets:`` of a Flyte config (docs/compat.md section 4)."""
 
 from __future__ import annotations
 

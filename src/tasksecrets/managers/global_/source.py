@@ -2,7 +2,7 @@
 
 The value of ``Secret(group, key)`` is the env var ``<env-prefix><UPPER(group)>_<UPPER(key)>`` of
 the webhook's environment, else the whole content of the file ``<secrets-prefix>/<group>/<key>``
-(case kept); both roots come from the config section ``secrets`` (compat.md section 4).
+(case kept); both roots come from the config section ``secrets`` (docs/compat.md section 4).
 
 Speed (the webhook asks Global first for every secret of every pod): the process environment is
 read once, when the source is built (a process's environment does not change under it), keeping

@@ -1,4 +1,4 @@
-"""K8s: secrets from Kubernetes Secrets in the pod's namespace, the default manager (compat.md section 4).
+"""K8s: Kubernetes Secrets in the pod's namespace, the default manager (docs/compat.md section 4).
 
 The Kubernetes Secret is named after the group, the key is the secret's key.
 
@@ -115,5 +115,5 @@ class K8sInjector:
         return True
 
 
-# An ANY request is a file (compat.md section 4): the layout says so, and the injector follows it.
+# An ANY request is a file (docs/compat.md section 4): the layout says so, and the injector follows it.
 assert not _LAYOUT.by_env(MountType.ANY) and _LAYOUT.by_env(MountType.ENV_VAR)

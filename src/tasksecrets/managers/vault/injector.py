@@ -1,4 +1,4 @@
-"""Vault: annotations for the Vault Agent Injector (compat.md section 4); it adds the containers.
+"""Vault: annotations for the Vault Agent Injector (docs/compat.md section 4); it adds the containers.
 
 Every served secret adds the path env vars and these pod annotations (the contract's ``VAULT_*`` names):
 ``agent-inject: "true"``, ``secret-volume-path: /etc/flyte/secrets``, ``role: <vaultSecretManager.role>``,

@@ -111,7 +111,7 @@ class CertBundle:
 
 
 def dns_names_for(service_name: str, *, namespace: str) -> list[str]:
-    """The DNS names the API server may use to reach the Service (compat.md section 5)."""
+    """The DNS names the API server may use to reach the Service (docs/compat.md section 5)."""
     return [service_name, f"{service_name}.{namespace}", f"{service_name}.{namespace}.svc"]
 
 
