@@ -126,7 +126,8 @@ class PodEditor:
         self.new_annotations: dict[str, str] = {}
         self.edit_count = 0
         self._targets: list[ContainerTarget] | None = None
-        self._every_edit: list[ContainerEdit] | None = None  # every container's, in target order
+        # Every container's edit in target order, made on first use and kept up to date.
+        self._every_edit: list[ContainerEdit] | None = None
 
     # -- reading -----------------------------------------------------------------------------------
 
@@ -236,9 +237,12 @@ class PodEditor:
     def add_init_container(self, container: dict[str, Any]) -> ContainerTarget:
         """Append an init container after the existing ones; the editor owns ``container`` from now on."""
         index = self.init_container_count
-        self._added.append(_edit_of(INIT_CONTAINERS, index, container, f"added init container {index}"))
+        edit = _edit_of(INIT_CONTAINERS, index, container, f"added init container {index}")
+        self._added.append(edit)
+        if self._every_edit is not None:  # after the init containers there were, before the containers
+            self._every_edit.insert(index, edit)
         self.edit_count += 1
-        self._targets = self._every_edit = None
+        self._targets = None
         return ContainerTarget(INIT_CONTAINERS, index, str(container.get("name", "")), True)
 
     def set_annotation(self, key: str, value: str, *, keep_existing: bool = False) -> None:
