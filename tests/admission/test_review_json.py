@@ -154,7 +154,7 @@ _EXPONENT_REFERENCE = re.compile(rb"(?<=[0-9])e-[5-9](?![0-9])|0\.0000")
 
 
 @settings(max_examples=3000, deadline=None)
-@given(st.binary(max_size=40) | st.text(alphabet="0123456789e-.x\"", max_size=40).map(str.encode))
+@given(st.binary(max_size=40) | st.text(alphabet='0123456789e-.x"', max_size=40).map(str.encode))
 def test_the_small_float_finder_agrees_with_its_regular_expression(data: bytes) -> None:
     """The scan with bytes.find decides exactly what the regular expression it replaces decides."""
     assert jsoncodec._may_hold_small_float(data) == (_EXPONENT_REFERENCE.search(data) is not None)
