@@ -167,7 +167,6 @@ def run_cmd(
     file: str, name: str, project: str, domain: str, inputs: tuple[str, ...], config_path: str | None
 ) -> None:
     """Run workflow or task NAME of FILE.py, each task as a pod with its secrets injected."""
-    harden_runner()
     try:
         with stop_on_signals():
             _run(file, name, project=project, domain=domain, inputs=inputs, config_path=config_path)
@@ -194,6 +193,7 @@ def _run(
     kind = "workflow" if isinstance(entity, Workflow) else "task"
     kwargs = parse_inputs(inputs, entity.inputs, fn=entity.fn, owner=f"{kind} {entity.name!r}")
 
+    harden_runner()  # before the first secret is read; usage errors came first, from here on tasks run
     terminal = sys.stdout.isatty()
     progress = _Progress(terminal=terminal)
     executor = LocalClusterExecutor(

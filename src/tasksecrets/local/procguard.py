@@ -91,7 +91,9 @@ class StopRequested(BaseException):
 
 def harden_runner() -> None:
     """Make this process unreadable to its tasks and unable to dump core (see the module docstring)."""
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    # The soft limit is enough here (a process that is not dumpable dumps no core either); the hard
+    # one is left to whoever started the runner. Its tasks get both at 0.
+    resource.setrlimit(resource.RLIMIT_CORE, (0, resource.getrlimit(resource.RLIMIT_CORE)[1]))
     if _prctl is not None:
         _prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0)
 
