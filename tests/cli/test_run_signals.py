@@ -9,13 +9,14 @@ test then signals the runner and checks the exit status, the output, the process
 from __future__ import annotations
 
 import base64
+import ctypes
 import os
 import resource
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -97,6 +98,7 @@ def tmpdir_env(tmp_path: Path) -> dict[str, str]:
     with SecretStore.open(home, master_key=base64.b64decode(MASTER_KEY)) as store:
         store.create(NS, "user-info", {"password": FAKE_PASSWORD.encode()})
     environ = {k: v for k, v in os.environ.items() if not k.startswith(("TASKSECRETS_", "_FSEC_", "FLYTE_"))}
+    environ.pop("PYTHONUNBUFFERED", None)  # a task's print into a pipe is buffered, as for most users
     # The runner of a test that runs it in another directory imports this very tasksecrets.
     source = str(Path(tasksecrets.__file__).resolve().parents[1])
     return {
@@ -116,13 +118,27 @@ def module_file(tmp_path: Path) -> Path:
     return path
 
 
+_STARTED: list[subprocess.Popen[str]] = []
+
+
+@pytest.fixture(autouse=True)
+def _no_runner_left() -> Iterator[None]:
+    """A test that fails half-way leaves no runner behind (its task dies with it)."""
+    yield
+    while _STARTED:
+        runner = _STARTED.pop()
+        if runner.poll() is None:
+            runner.kill()
+            runner.communicate()
+
+
 def _start(
     args: list[str], env: dict[str, str], *, cwd: Path | None = None, core_unlimited: bool = False
 ) -> subprocess.Popen[str]:
     def unlimited_core() -> None:
         resource.setrlimit(resource.RLIMIT_CORE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
 
-    return subprocess.Popen(
+    runner = subprocess.Popen(
         [sys.executable, "-m", "tasksecrets", "run", *args],
         env=env,
         cwd=cwd,
@@ -131,6 +147,8 @@ def _start(
         text=True,
         preexec_fn=unlimited_core if core_unlimited else None,
     )
+    _STARTED.append(runner)
+    return runner
 
 
 def _wait_for(condition: Callable[[], bool], what: str, runner: subprocess.Popen[str] | None = None) -> None:
@@ -236,9 +254,21 @@ def test_a_sigkilled_runner_takes_its_task_along_and_the_next_run_sweeps_its_fil
         _kill_leftovers(pids)
 
 
+def _without_capabilities() -> None:
+    # What a runner of an ordinary user has: no capability (as root: uid 0 without any after exec).
+    last = int(Path("/proc/sys/kernel/cap_last_cap").read_text())
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+    for capability in range(last + 1):
+        prctl(24, capability, 0, 0, 0)  # PR_CAPBSET_DROP
+
+
+@pytest.mark.parametrize("capabilities", ["as-started", "none"])
 def test_a_task_cannot_read_the_runners_memory_environment_or_maps(
-    tmpdir_env: dict[str, str], module_file: Path
+    capabilities: str, tmpdir_env: dict[str, str], module_file: Path
 ) -> None:
+    # "as-started": the test's own (all of them when run as root: then the runner must not give
+    # them to its task). "none": a runner with no capabilities, as an ordinary user's, which only
+    # its being not dumpable protects.
     done = subprocess.run(
         [sys.executable, "-m", "tasksecrets", "run", str(module_file), "peek_at_runner"],
         env={**tmpdir_env, "FLYTE_SECRET_GLOBAL_TOKEN": "fake-global-value-9"},
@@ -246,6 +276,7 @@ def test_a_task_cannot_read_the_runners_memory_environment_or_maps(
         text=True,
         timeout=120,
         check=False,
+        preexec_fn=_without_capabilities if capabilities == "none" else None,
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "o0: mem:PermissionError environ:PermissionError maps:PermissionError"
