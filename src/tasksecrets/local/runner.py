@@ -17,10 +17,12 @@ Per call, :class:`LocalClusterExecutor` does what a cluster would:
    runner that was SIGKILLed is removed by the next executor's first task
    (:mod:`tasksecrets.local.workdirs`).
 
-On :class:`~tasksecrets.local.procguard.StopRequested` (a stop signal, see
+On any exception while a task runs (:class:`~tasksecrets.local.procguard.StopRequested` for a stop signal, see
 :func:`~tasksecrets.local.procguard.stop_on_signals`) while a task runs, its process group is stopped,
 what it printed is kept (masked) in its :class:`TaskRun`, and the exception goes on;
-:meth:`LocalClusterExecutor.shutdown` makes sure nothing is left.
+:meth:`LocalClusterExecutor.shutdown` makes sure nothing is left. The executor does not harden the
+process it runs in: ``tasksecrets run`` calls :func:`~tasksecrets.local.procguard.harden_runner`
+before its first task, and a program that runs tasks with this executor should do the same.
 
 A failed task raises :class:`~tasksecrets.errors.TaskExecutionError` carrying its traceback with every
 value the runner delivered masked.
