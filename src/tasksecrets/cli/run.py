@@ -9,12 +9,13 @@ the file's import) failed, 2 usage errors (file, name, inputs, project/domain, c
 signal when stopped by SIGINT, SIGTERM or SIGHUP (130, 143, 129): the running task's process group
 is stopped, what it printed is shown, its private directory is removed.
 
-The runner hardens itself first (:func:`~tasksecrets.local.procguard.harden_runner`): not dumpable,
-no core dumps, so its tasks cannot read its memory or environment through ``/proc``.
+Before its first task the runner hardens itself (:func:`~tasksecrets.local.procguard.harden_runner`):
+not dumpable, no core dumps, so its tasks cannot read its memory or environment through ``/proc``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import traceback
@@ -224,5 +225,6 @@ def _exit_stopped(stop: StopRequested, executor: LocalClusterExecutor | None) ->
         if stopped:
             run = stopped[-1]
             detail = f": task {run.task_name!r} (pod {run.pod_name}) was stopped, its files removed"
-    click.echo(f"stopped by {stop}{detail}", err=True)
+    with contextlib.suppress(OSError):  # after SIGHUP the terminal may be gone: the status still says it
+        click.echo(f"stopped by {stop}{detail}", err=True)
     sys.exit(stop.exit_code)

@@ -107,7 +107,7 @@ def _child_setup(runner_pid: int) -> Callable[[], None]:
             return
         for capability in _CAPABILITIES:
             _prctl(_PR_CAPBSET_DROP, capability, 0, 0, 0)  # fails without CAP_SETPCAP: none to drop
-        _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        _prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
         if os.getppid() != runner_pid:
             os._exit(1)  # the runner died before the death signal was armed: it would never come
 
@@ -121,6 +121,8 @@ def spawn_task(command: Sequence[str], *, env: dict[str, str]) -> subprocess.Pop
     handled once the caller holds the process and can stop it. The setup runs as a ``preexec_fn``,
     which Python calls unsafe when other threads run (the terminal's progress spinner is one): it
     only makes syscalls through functions bound before the fork, and never imports, locks or logs.
+    The death signal comes when the *thread* that started the task ends: start tasks from a thread
+    that outlives them (``tasksecrets run`` starts them from its main thread).
     """
     return subprocess.Popen(
         list(command),
