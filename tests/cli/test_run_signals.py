@@ -324,3 +324,14 @@ def test_a_crashing_task_under_an_unlimited_core_limit_dumps_no_core(
     assert int(held) == 1000 * len(FAKE_PASSWORD)
     assert _core_files(work) == [] and _core_files(tmp_path) == []
     assert FAKE_PASSWORD not in out + err
+
+
+def test_the_help_names_the_exit_codes_of_a_stopped_run() -> None:
+    from click.testing import CliRunner
+
+    from tasksecrets.cli import main
+
+    shown = CliRunner().invoke(main, ["run", "--help"])
+    assert shown.exit_code == 0
+    text = " ".join(shown.output.split())
+    assert "130, 143, 129 stopped by SIGINT, SIGTERM, SIGHUP (128 + signal)" in text
