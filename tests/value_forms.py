@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 
 __all__ = ["LEAKY_VALUES", "embedded_base64", "leaked_forms", "value_forms"]
 
@@ -55,5 +56,21 @@ def embedded_base64(value: str) -> list[tuple[str, str]]:
 
 
 def leaked_forms(value: str, text: str) -> list[str]:
-    """The names of the forms of ``value`` that ``text`` contains (empty: nothing leaked)."""
-    return [name for name, form in value_forms(value) if form in text]
+    """The names of the forms of ``value`` that ``text`` contains (empty: nothing leaked).
+
+    Besides the forms above, every run of base64 characters in ``text`` is decoded: the value's
+    bytes, or its escaped forms, inside decoded data (a base64 patch holding it) count as the form
+    ``base64-inside``.
+    """
+    found = [name for name, form in value_forms(value) if form in text]
+    raw = value.encode("utf-8")
+    for run in re.findall(r"[A-Za-z0-9+/_-]{16,}=*", text):
+        data = run.rstrip("=").replace("-", "+").replace("_", "/")
+        try:
+            decoded = base64.b64decode(data + "=" * (-len(data) % 4))
+        except ValueError:
+            continue
+        inside = decoded.decode("utf-8", errors="replace")
+        if raw in decoded or any(form in inside for name, form in value_forms(value) if "base64" not in name):
+            found.append("base64-inside")
+    return found

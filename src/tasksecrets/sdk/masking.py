@@ -28,13 +28,17 @@ from typing import Any
 __all__ = [
     "MASK",
     "MIN_MASKED_LENGTH",
+    "SECURE",
     "MaskScope",
     "install_log_masking",
     "mask_text",
     "masked_values_count",
+    "secure_names",
 ]
 
 MASK = "********"
+# What a repr shows in place of a value (as httpx shows credentials).
+SECURE = "[secure]"
 MIN_MASKED_LENGTH = 3
 # The shortest part of a value's base64 masked inside longer base64 text: shorter parts would also
 # match unrelated encoded data too often.
@@ -144,6 +148,11 @@ class MaskScope:
 
     def __repr__(self) -> str:
         return f"MaskScope(values={len(self._values)})"
+
+
+def secure_names(mapping: Iterable[str]) -> str:
+    """A mapping's repr with its names and ``[secure]`` for every value: ``{'A': [secure]}``."""
+    return "{" + ", ".join(f"{name!r}: {SECURE}" for name in mapping) + "}"
 
 
 def masked_values_count() -> int:
