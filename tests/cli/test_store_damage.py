@@ -1,13 +1,13 @@
-"""A damaged store fails clearly: every command that reads it says what broke and what to do next.
+"""A damaged store fails clearly: every command that opens it says what broke and what to do next.
 
 Real processes against a real store: a seeded database is damaged on disk (one byte flipped in the
 header, in page 1, in the middle, in the last page; or the file truncated), then each command that
-opens the store runs. Each must exit non-zero with one line on stderr naming the next step (restore
-from a backup, or start over), never a traceback, and never print a value, right or wrong. Where a
-damage leaves a command's answer intact (a listing when only a value's bytes changed), the command
-may succeed, with the true answer. The key file too: a damaged, wrong or missing key says to restore
-the key (a new key cannot open the store), never to generate one.
-"""
+opens the store runs (reads first, then writes). Each must exit non-zero with one line on stderr
+naming the next step (restore from a backup, or start over), never a traceback, and never print a
+value, right or wrong. Where a damage leaves a command's answer intact (a listing when only a
+value's bytes changed), the command may succeed, with the true answer. The key file too: a damaged,
+wrong or missing key says to restore the key (a new key cannot open the store), never to generate
+one."""
 
 from __future__ import annotations
 
@@ -57,6 +57,9 @@ COMMANDS: list[tuple[str, list[str], str]] = [
         base64.b64encode(PASSWORD.encode()).decode(),
     ),
     ("run", ["run", "{module}", "read_password"], f"sha256={PASSWORD_SHA256}"),
+    # Writes last: they change what the commands above would read.
+    ("create", ["create", "secret", "generic", "new", "-n", NS, "--from-literal=k=FAKE-new-0074"], "created"),
+    ("delete", ["delete", "secret", "db", "-n", NS], "deleted"),
 ]
 
 
@@ -209,6 +212,6 @@ def test_a_wrong_or_missing_key_says_to_restore_the_key(
         assert "generate" not in line
     (home / "master.key").unlink()
     for name, argv, _answer in COMMANDS:
-        if name in ("reveal", "run"):  # listing needs no key
+        if name in ("reveal", "run", "create"):  # listing and deleting need no key
             line = _assert_fails_in_one_line(_tasksecrets(argv, home, module), "Restore the key file")
             assert "generate" not in line

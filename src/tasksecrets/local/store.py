@@ -344,7 +344,7 @@ class SecretStore:
             conn.close()
             if _is_damage(exc):
                 raise self._damaged_error(str(exc)) from None
-            raise StoreError(f"cannot open the store database {self._db_path}: {exc}") from None
+            raise self._failed_error(str(exc)) from None
         self._conn = conn
         return conn
 
@@ -398,7 +398,7 @@ class SecretStore:
         except sqlite3.DatabaseError as exc:
             if _is_damage(exc):
                 raise self._damaged_error(str(exc)) from None
-            raise StoreError(f"the store database {self._db_path} failed: {exc}") from None
+            raise self._failed_error(str(exc)) from None
         except UnicodeDecodeError:
             # A name or type whose bytes were changed (SQLite hands text back as it finds it).
             raise self._damaged_error("it holds text that is not UTF-8") from None
@@ -421,6 +421,14 @@ class SecretStore:
         problems = [row[0] for row in conn.execute("PRAGMA integrity_check(1)")]
         if problems != ["ok"]:
             raise self._damaged_error(f"SQLite's integrity check: {problems[0]}")
+
+    def _failed_error(self, what: str) -> StoreError:
+        # Not damage SQLite can name (a read-only file, a lock held too long, a header it refuses).
+        return StoreError(
+            f"the store database {self._db_path} failed ({what}): check that you can read and write "
+            f"{self._home} and the files in it; if the database was changed outside tasksecrets, "
+            "restore it from a backup"
+        )
 
     def _damaged_error(self, what: str) -> StoreError:
         return StoreError(
