@@ -8,6 +8,7 @@ stands a value in, ``[secure]`` must show: the repr says a value is there, never
 
 from __future__ import annotations
 
+import datetime
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -31,6 +32,7 @@ from tasksecrets.plugins.sqlalchemy import SQLAlchemyConfig
 from tasksecrets.sdk.masking import SECURE, MaskScope
 from tasksecrets.sdk.state import RunningTask, current_running_task
 from tasksecrets.testing import SecretsManager, mock_secrets
+from tasksecrets.webhook.certificates.authority import create_bundle
 from tasksecrets.webhook.http import ReviewAnswer
 from tasksecrets.webhook.kube import KubeClient
 from value_forms import leaked_forms
@@ -132,6 +134,17 @@ BUILDERS: list[tuple[str, Callable[[Path], object], bool]] = [
     ("RunningTask", lambda _: _running_task(), False),
     ("MaskScope", lambda _: _mask_scope(), False),
 ]
+
+
+def test_a_certificate_bundle_never_prints_its_private_keys() -> None:
+    now = datetime.datetime.now(datetime.timezone.utc)
+    bundle = create_bundle(dns_names=["webhook.default.svc"], validity_days=1, now=now)
+    assert bundle.ca_key is not None
+    key_lines = [line for pem in (bundle.ca_key, bundle.tls_key) for line in pem.decode().splitlines()]
+    body = [line for line in key_lines if not line.startswith("-----")]
+    assert body
+    for shown in (repr(bundle), str(bundle)):
+        assert not any(line in shown for line in body), shown
 
 
 @pytest.mark.parametrize(("builder", "stands_in"), [b[1:] for b in BUILDERS], ids=[b[0] for b in BUILDERS])

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tasksecrets.errors import StoreKeyError
+from tasksecrets.sdk.masking import SECURE
 
 __all__ = [
     "HOME_ENV",
@@ -54,7 +55,7 @@ class MasterKey:
     source: str
 
     def __repr__(self) -> str:
-        return f"MasterKey(source={self.source!r}, key=[secure])"
+        return f"MasterKey(source={self.source!r}, key={SECURE})"
 
 
 def default_home() -> Path:
