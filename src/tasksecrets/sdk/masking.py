@@ -16,8 +16,6 @@ JSON, and base64-encoded (standard and URL-safe, padded or not, alone or inside 
 
 from __future__ import annotations
 
-import base64
-import json
 import logging
 import re
 import threading
@@ -65,6 +63,8 @@ def _fragments(value: str | bytes) -> list[str]:
 def _escaped_forms(text: str, raw: bytes) -> list[str]:
     # Tracebacks, reprs and JSON quote values escaped: repr() of the str (either quote repr picks),
     # ascii() (\xe4, \u20ac), repr() of its UTF-8 bytes (b'p\xc3\xa4ss'), and JSON (\u00e4, \").
+    import json  # here, not at the top: ``import tasksecrets`` stays fast
+
     forms: list[str] = []
     for quote in ("", "'", '"'):  # a quote after the value changes the quote repr picks
         forms.append(_strip_quote(repr(text + quote)[1:-1], quote))
@@ -85,6 +85,8 @@ def _base64_forms(raw: bytes) -> list[str]:
     # The value's own base64 (standard and URL-safe, padded or not), and the part of it that stays
     # the same wherever the value sits inside longer encoded data (a patch, a config): at each of the
     # three offsets mod 3, the whole 4-character groups made only of the value's bytes.
+    import base64  # here, not at the top: ``import tasksecrets`` stays fast
+
     forms: list[str] = []
     for shift in range(3):
         encoded = base64.b64encode(bytes(shift) + raw).decode("ascii")
