@@ -19,6 +19,7 @@ from typing import Any
 
 from tasksecrets.errors import ManifestError
 from tasksecrets.managers.podview import PodView
+from tasksecrets.sdk.masking import SECURE
 
 __all__ = ["ContainerEdit", "ContainerTarget", "PodEditor", "VolumeItemsEdit"]
 
@@ -50,6 +51,11 @@ class ContainerEdit:
     original: Mapping[str, Any]
     names: dict[str, set[str]]
     new: dict[str, list[dict[str, Any]]]
+
+    def __repr__(self) -> str:
+        # Names only: the container's env and the appended entries may hold values (Global's).
+        added = {part: [entry.get("name") for entry in entries] for part, entries in self.new.items()}
+        return f"ContainerEdit(kind={self.kind!r}, index={self.index}, original={SECURE}, added={added!r})"
 
     @property
     def new_env(self) -> list[dict[str, Any]]:
