@@ -175,14 +175,15 @@ class _Tokenizer:
             self.i += 1
             return ("sym", c)
         if c in "\"'":
-            data = self._quoted()
-            # Adjacent quoted strings (either quote) are one string, as in Go and C.
+            parts = [self._quoted()]
+            # Adjacent quoted strings (either quote) are one string, as in Go and C: joined once at
+            # the end, so many short pieces cost their total length, not its square.
             while True:
                 self._skip()
                 if self.i >= len(self.s) or self.s[self.i] not in "\"'":
                     break
-                data += self._quoted()
-            return ('"', data)
+                parts.append(self._quoted())
+            return ('"', b"".join(parts))
         j = self.i
         while j < len(self.s) and self.s[j] in _IDENT_CHARS:
             j += 1
@@ -356,6 +357,12 @@ def decode_secret(value: str) -> Secret:
     """
     if not isinstance(value, str):
         raise WireError(f"an annotation value must be a string, got {type(value).__name__}")
+    if len(value) > MAX_ANNOTATION_BYTES:
+        # Checked before any decoding work: no encoder writes more, and it bounds what one costs.
+        raise WireError(
+            f"the value is {len(value)} characters, over the {MAX_ANNOTATION_BYTES}-byte limit of a "
+            "secret request (tasksecrets and Flyte write far less): the pod was not rendered by them"
+        )
     if len(value) <= DECODE_CACHE_MAX_CHARS:
         return _decode_cached(value)
     return _decode_uncached(value)
