@@ -36,6 +36,7 @@ from tasksecrets.sdk.secret import Secret
 __all__ = [
     "b32_decode",
     "b32_encode",
+    "count_pod_secrets",
     "decode_pod_secrets",
     "decode_secret",
     "encode_pod_metadata",
@@ -385,6 +386,14 @@ def _order(key: str) -> tuple[int, int, str]:
     if suffix.isascii() and suffix.isdigit():
         return (0, int(suffix), key)
     return (1, 0, key)
+
+
+def count_pod_secrets(annotations: Mapping[str, Any]) -> int:
+    """How many secret requests the annotations hold (keys as :func:`decode_pod_secrets` reads them).
+
+    Nothing is decoded: a count to check against a limit before any decoding work.
+    """
+    return sum(1 for key in annotations if isinstance(key, str) and key.startswith(ANNOTATION_PREFIX))
 
 
 def decode_pod_secrets(annotations: Mapping[str, Any]) -> list[Secret]:

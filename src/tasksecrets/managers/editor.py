@@ -199,7 +199,7 @@ class PodEditor:
 
     @property
     def namespace(self) -> str:
-        """The pod's namespace as the request carried it (may be empty)."""
+        """The namespace the pod is created in: the review's, else the pod's own (may be empty)."""
         value = self.metadata.get("namespace")
         return value if isinstance(value, str) else ""
 
