@@ -30,6 +30,7 @@ from tasksecrets.admission.mutator import Mutator
 from tasksecrets.admission.reviews import review
 from tasksecrets.sdk.secret import Secret
 from tasksecrets.wire import encode_pod_metadata
+from webhook import make_review
 
 MANAGERS = ("K8s", "AWS", "GCP", "Vault", "Azure")
 SIZES = (10, 100, DEFAULT_MAX_SECRETS_PER_POD)
@@ -60,34 +61,11 @@ def pod_secrets(manager: str, n: int) -> list[Secret]:
 
 
 def review_body(secrets: list[Secret]) -> bytes:
-    labels, annotations = encode_pod_metadata(secrets)
-    pod = {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {"generateName": "task-", "labels": labels, "annotations": annotations},
-        "spec": {
-            "containers": [
-                {
-                    "name": "task",
-                    "image": "python:3.11-slim",
-                    "args": ["python", "-m", "tasksecrets", "execute"],
-                },
-                {"name": "sidecar", "image": "busybox:1.36"},
-            ],
-            "restartPolicy": "Never",
-        },
-    }
-    request = {
-        "uid": "7c0e9b34-8c0b-4e43-a4d3-5a8b2b1f0c11",
-        "kind": {"group": "", "version": "v1", "kind": "Pod"},
-        "resource": {"group": "", "version": "v1", "resource": "pods"},
-        "operation": "CREATE",
-        "namespace": "flytesnacks-development",
-        "object": pod,
-    }
-    return json.dumps(
-        {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": request}
-    ).encode()
+    """benchmarks/webhook.py's review (two containers), its pod carrying these requests."""
+    body = make_review()
+    metadata = body["request"]["object"]["metadata"]
+    metadata["labels"], metadata["annotations"] = encode_pod_metadata(secrets)
+    return json.dumps(body).encode()
 
 
 def time_reviews(body: bytes, mutator: Mutator, *, rounds: int, allowed: bool) -> tuple[float, float]:

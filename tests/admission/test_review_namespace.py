@@ -9,11 +9,11 @@ remembered per namespace and never served to a pod of another.
 from __future__ import annotations
 
 import base64
-import json
 from typing import Any, ClassVar
 
 import pytest
 
+from managers.conformance import make_review_body
 from tasksecrets.admission import reviews
 from tasksecrets.admission.config import parse_config
 from tasksecrets.admission.jsoncodec import exact_key
@@ -43,17 +43,7 @@ def _body(namespace: str | None, uid: str, *, pod_namespace: str | None = None) 
     if pod_namespace is not None:
         metadata["namespace"] = pod_namespace
     pod = {"metadata": metadata, "spec": {"containers": [{"name": "c", "image": "busybox"}]}}
-    request: dict[str, Any] = {
-        "uid": uid,
-        "kind": {"kind": "Pod"},
-        "resource": {"resource": "pods"},
-        "object": pod,
-    }
-    if namespace is not None:
-        request["namespace"] = namespace
-    return json.dumps(
-        {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": request}
-    ).encode()
+    return make_review_body(pod, uid=uid, namespace=namespace)
 
 
 def _mounts(outcome: reviews.ReviewOutcome) -> list[str]:

@@ -5,13 +5,12 @@ Also the per-annotation bound: a value over MAX_ANNOTATION_BYTES is refused befo
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from managers.conformance import make_pod
+from managers.conformance import make_pod, make_review_body
 from tasksecrets import wire
 from tasksecrets.admission import mutator as mutator_module
 from tasksecrets.admission.config import DEFAULT_MAX_SECRETS_PER_POD, parse_config
@@ -28,13 +27,6 @@ def _secrets(n: int) -> list[Secret]:
 
 def _mutator(**webhook: Any) -> Mutator:
     return Mutator(parse_config({"webhook": webhook}))
-
-
-def _body(pod: dict[str, Any]) -> bytes:
-    request = {"uid": "u-1", "kind": {"kind": "Pod"}, "resource": {"resource": "pods"}, "object": pod}
-    return json.dumps(
-        {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": request}
-    ).encode()
 
 
 def test_the_default_cap_is_documented_and_generous() -> None:
@@ -83,7 +75,7 @@ def test_the_count_comes_before_decoding(monkeypatch: pytest.MonkeyPatch) -> Non
         raise AssertionError("annotations were decoded for a pod over the cap")
 
     monkeypatch.setattr(mutator_module, "decode_pod_secrets", no_decoding)
-    outcome = review(_body(pod), _mutator())
+    outcome = review(make_review_body(pod), _mutator())
     response = outcome.body["response"]
     assert response["allowed"] is False and response["status"]["code"] == DENIED_CODE
     assert "the pod has 10000 secret requests" in response["status"]["message"]

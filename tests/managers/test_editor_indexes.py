@@ -10,6 +10,7 @@ Names come from a small alphabet, so lookups hit, miss and collide.
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
 
 import pytest
@@ -17,7 +18,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tasksecrets.admission.patches import apply_patch, build_patch
-from tasksecrets.managers.editor import PodEditor
+from tasksecrets.errors import InjectionError
+from tasksecrets.managers.editor import MappingCodec, PodEditor
 
 NAMES = st.sampled_from(["a", "b", "c", "d"])
 ITEM = st.fixed_dictionaries({"key": NAMES, "path": NAMES})
@@ -172,3 +174,47 @@ def test_the_model_comparison_catches_an_index_that_misses(monkeypatch: pytest.M
     assert editor.add_secret_volume_item(volume_name="new", secret_name="s", item=item) != model.add_item(
         "new", "s", item
     )
+
+
+class CountingCodec:
+    """A ``name -> value`` codec over JSON that counts how often it parses."""
+
+    def __init__(self) -> None:
+        self.parses = 0
+
+    def parse(self, text: str) -> dict[str, str]:
+        self.parses += 1
+        data = json.loads(text)
+        if not isinstance(data, dict):
+            raise InjectionError("not an object")
+        return data
+
+    def codec(self) -> MappingCodec:
+        return MappingCodec(parse=self.parse, render=lambda entries: json.dumps(dict(entries)))
+
+
+def _annotated(value: str) -> dict[str, Any]:
+    return {"metadata": {"annotations": {"x/exports": value}}, "spec": {"containers": [{"name": "c"}]}}
+
+
+def test_a_merged_annotation_is_read_once_and_written_when_read() -> None:
+    counting = CountingCodec()
+    editor = PodEditor(_annotated('{"A": "1"}'))
+    for entries in ({"B": "2"}, {"A": "other", "C": "3"}, {}):
+        editor.check_mapping_annotation("x/exports", codec=counting.codec())
+        editor.merge_annotation("x/exports", entries, codec=counting.codec())
+    assert counting.parses == 1
+    assert editor.get_annotation("x/exports") == '{"A": "1", "B": "2", "C": "3"}'
+    assert editor.new_annotations == {"x/exports": '{"A": "1", "B": "2", "C": "3"}'}
+    editor.set_annotation("x/exports", '{"Z": "9"}')  # a value set whole replaces the merged one
+    editor.merge_annotation("x/exports", {"D": "4"}, codec=counting.codec())
+    assert editor.get_annotation("x/exports") == '{"Z": "9", "D": "4"}' and counting.parses == 2
+
+
+def test_an_unusable_annotation_is_refused_for_every_secret_and_read_once() -> None:
+    counting = CountingCodec()
+    editor = PodEditor(_annotated("[1, 2]"))
+    for _ in range(5):
+        with pytest.raises(InjectionError, match="not an object"):
+            editor.check_mapping_annotation("x/exports", codec=counting.codec())
+    assert counting.parses == 1 and not editor.changed

@@ -6,7 +6,6 @@ start-up warning through the server's own ``build_review``.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from pathlib import Path
@@ -14,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from managers.conformance import make_pod
+from managers.conformance import make_pod, make_review_body
 from tasksecrets.admission.config import parse_config
 from tasksecrets.admission.mutator import DENIED_CODE, Mutator
 from tasksecrets.admission.reviews import review
@@ -100,17 +99,7 @@ def _review(namespace: str | None, pod_namespace: str | None, uid: str) -> bytes
     pod = make_pod([DB], namespace=pod_namespace or "")
     if pod_namespace is None:
         del pod["metadata"]["namespace"]
-    request: dict[str, Any] = {
-        "uid": uid,
-        "kind": {"kind": "Pod"},
-        "resource": {"resource": "pods"},
-        "object": pod,
-    }
-    if namespace is not None:
-        request["namespace"] = namespace
-    return json.dumps(
-        {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": request}
-    ).encode()
+    return make_review_body(pod, uid=uid, namespace=namespace)
 
 
 def test_the_namespace_is_the_reviews(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -138,20 +127,7 @@ def test_the_memo_never_serves_one_namespace_the_answer_of_another(monkeypatch: 
             if expected == "denied":
                 assert "'default' may not receive" in outcome.body["response"]["status"]["message"]
             pod = make_pod([mixed], namespace=namespace)
-            assert review(_review_of_pod(pod, namespace), mutator).outcome == "admitted"
-
-
-def _review_of_pod(pod: dict[str, Any], namespace: str) -> bytes:
-    request = {
-        "uid": "u",
-        "namespace": namespace,
-        "kind": {"kind": "Pod"},
-        "resource": {"resource": "pods"},
-        "object": pod,
-    }
-    return json.dumps(
-        {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": request}
-    ).encode()
+            assert review(make_review_body(pod, namespace=namespace), mutator).outcome == "admitted"
 
 
 def _warnings(caplog: pytest.LogCaptureFixture) -> list[str]:

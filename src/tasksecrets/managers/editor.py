@@ -7,6 +7,13 @@ container already has is left alone; a mount is skipped where the container alre
 volume name). The recorded edits are what the RFC 6902 patch is built from
 (:mod:`tasksecrets.admission.patches`); applied to the pod, the patch gives the mutated pod.
 
+Cost: every edit is found by index, never by a scan of the pod (volumes by name and by
+``secretName``, a secret volume's items by value, the annotation keys of a prefix, the containers
+that can still lack a name), and an annotation merged into secret after secret
+(:meth:`PodEditor.merge_annotation`) is read once and written once: a mutation costs time linear in
+the pod and in the patch it makes. tests/managers/test_editor_indexes.py checks the indexes against
+the scans they replace.
+
 Rule for injector authors: validate first, edit second. An injector that raises after it has
 edited the pod leaves the pod half-injected; the mutator then denies the pod whatever the config.
 """
