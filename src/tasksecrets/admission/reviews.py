@@ -159,7 +159,7 @@ def review(
     memo = mutator.answers if isinstance(body, bytes) else None
     pod = request["object"]
     try:
-        view = PodView.of(pod)
+        view = PodView.of(pod, namespace=request.get("namespace"))
         key = exact_key(view.data) if memo is not None else None
         hit = memo.get(key) if memo is not None and key is not None else None
         if hit is not None:
