@@ -31,6 +31,7 @@ from pydantic import (
     model_validator,
 )
 
+from tasksecrets.admission.httplimits import HttpLimits
 from tasksecrets.contract import DEFAULT_SERVICE_NAME
 from tasksecrets.errors import ConfigError
 from tasksecrets.managers.global_.settings import GlobalSecretsConfig
@@ -107,6 +108,7 @@ class WebhookConfig(Section):
     # A pod with more secret requests is denied before any is decoded: what one review may cost is
     # bounded (the webhook runs with failurePolicy: Fail). Generous for real pods (docs/webhook-config.md).
     max_secrets_per_pod: int = Field(default=DEFAULT_MAX_SECRETS_PER_POD, alias="maxSecretsPerPod", ge=1)
+    http: HttpLimits = Field(default_factory=lambda: HttpLimits.model_validate({}))
 
     @field_validator("secret_manager_type", mode="before")
     @classmethod

@@ -9,6 +9,14 @@ What belongs to the transport: the content type must be ``application/json`` (el
 anywhere answers 500 with a generic message and is logged by type and stack, never with its message
 (it could quote a pod). Bad JSON and bad reviews are the review function's to answer (400 or a denial).
 
+No review holds the event loop: a body over :data:`INLINE_REVIEW_BYTES` is reviewed on a thread, so
+``/healthz``, ``/readyz`` and other reviews are answered meanwhile (the interpreter switches threads
+every few milliseconds). Small reviews are computed inline, since the hop to a thread and back costs
+more than they do. Reviews never run two at a time: one lock serializes them (the admission core
+keeps memos that are not thread-safe, and threads would not compute them faster), and the loop only
+tries it, so it never waits for the thread; a small review that finds it taken goes to the thread too.
+The limits each connection is held to are :mod:`tasksecrets.webhook.guard`'s.
+
 :func:`run_server` serves one process; :func:`run_workers` supervises several that share one listening
 socket, each with its own event loop, TLS context and certificate watcher.
 """
@@ -25,18 +33,22 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any
 
+from tasksecrets.admission.httplimits import HttpLimits
 from tasksecrets.admission.jsoncodec import encode_json
 from tasksecrets.contract import MUTATE_PATH
 from tasksecrets.sdk.masking import SECURE
 
 __all__ = [
+    "INLINE_REVIEW_BYTES",
     "MAX_BODY_BYTES",
     "ReviewAnswer",
     "ReviewFunc",
@@ -49,6 +61,9 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 7 * 1024 * 1024  # Flyte's limit, and more than any pod the API server accepts
+# A review of this size takes a few hundred µs; the hop to a thread and back costs about 45 µs.
+INLINE_REVIEW_BYTES = 64 * 1024
+RECEIVE_BUFFER_BYTES = 32 * 1024  # the kernel doubles it
 
 
 @dataclass(frozen=True)
@@ -87,7 +102,12 @@ class WebhookApp:
     jobs: list[BackgroundJob] = field(default_factory=list)
     ready: bool = False
     max_body: int = MAX_BODY_BYTES
+    inline_review_bytes: int = INLINE_REVIEW_BYTES
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    _review_lock: threading.Lock = field(default_factory=threading.Lock)
+    _pool: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(max_workers=1, thread_name_prefix="review")
+    )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -144,14 +164,29 @@ class WebhookApp:
             await _respond(send, status, _error_body(message), close=True)
             self.metrics.observe_request("bad_request", time.perf_counter() - started)
             return
-        body = await _read_body(receive, limit=self.max_body)
+        try:
+            body = await _read_body(receive, limit=self.max_body)
+        except _ClientGone:
+            return  # the client left, or a limit ended the connection: nobody to answer
         if body is None:
             await _respond(send, 413, _error_body("body over 7 MiB"), close=True)
             self.metrics.observe_request("bad_request", time.perf_counter() - started)
             return
-        answer = self.review(body)
+        answer = await self._answer(body)
         await _respond(send, answer.status, encode_json(answer.body))
         self._count(answer, time.perf_counter() - started)
+
+    async def _answer(self, body: bytes) -> ReviewAnswer:
+        if len(body) <= self.inline_review_bytes and self._review_lock.acquire(blocking=False):
+            try:
+                return self.review(body)
+            finally:
+                self._review_lock.release()
+        return await asyncio.get_running_loop().run_in_executor(self._pool, self._review_serially, body)
+
+    def _review_serially(self, body: bytes) -> ReviewAnswer:
+        with self._review_lock:
+            return self.review(body)
 
     def _count(self, answer: ReviewAnswer, seconds: float) -> None:
         if answer.status >= 500:
@@ -189,8 +224,13 @@ class WebhookApp:
                 for task in self._tasks:
                     task.cancel()
                 await asyncio.gather(*self._tasks, return_exceptions=True)
+                self._pool.shutdown(wait=False)
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+
+class _ClientGone(Exception):
+    """The connection ended before the body did."""
 
 
 async def _read_body(receive: Receive, *, limit: int) -> bytes | None:
@@ -200,7 +240,7 @@ async def _read_body(receive: Receive, *, limit: int) -> bytes | None:
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
-            break
+            raise _ClientGone
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
@@ -235,6 +275,10 @@ def bind_listener(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    # Accepted connections inherit it: each read from a connection is then a few tens of KiB, which is
+    # what a connection paused by a limit holds in the TLS layer (256 KiB by default), for a few ms more
+    # on a body of megabytes (docs/webhook.md, "Limits").
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER_BYTES)
     sock.bind((host, port))
     sock.listen(2048)
     sock.set_inheritable(True)
@@ -247,9 +291,18 @@ def _exit_zero(signum: int, frame: FrameType | None) -> None:
     raise SystemExit(0)
 
 
-def run_server(app: WebhookApp, *, ssl_context: Any, sock: socket.socket, graceful_seconds: int = 20) -> int:
+def run_server(
+    app: WebhookApp,
+    *,
+    ssl_context: Any,
+    sock: socket.socket,
+    limits: HttpLimits,
+    graceful_seconds: int = 20,
+) -> int:
     """Serve ``app`` over TLS on ``sock`` until SIGTERM or SIGINT; return the exit status."""
     import uvicorn
+
+    from tasksecrets.webhook.guard import guarded_protocol
 
     def ssl_factory(config: uvicorn.Config, default: Callable[[], Any]) -> Any:
         return ssl_context
@@ -262,7 +315,10 @@ def run_server(app: WebhookApp, *, ssl_context: Any, sock: socket.socket, gracef
         log_config=None,
         server_header=False,
         timeout_graceful_shutdown=graceful_seconds,
-        timeout_keep_alive=30,  # the API server keeps connections to webhooks open; let it reuse them
+        http=guarded_protocol(limits, max_body=app.max_body),
+        ws="none",
+        # The API server keeps connections to webhooks open; let it reuse them.
+        timeout_keep_alive=limits.keep_alive_seconds,
     )
     server = uvicorn.Server(config)
     signal.signal(signal.SIGTERM, _exit_zero)

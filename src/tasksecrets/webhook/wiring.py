@@ -187,4 +187,4 @@ def serve_webhook(
         reloader.serial or 0,
         datetime.datetime.fromtimestamp(_cert_expiry(reloader.cert_file.read_bytes()), datetime.timezone.utc),
     )
-    return run_server(app, ssl_context=reloader.context, sock=sock)
+    return run_server(app, ssl_context=reloader.context, sock=sock, limits=config.webhook.http)

@@ -1,0 +1,141 @@
+"""The real server under hostile connections: endless headers, slowloris, stalled bodies.
+
+Each attack runs against ``tasksecrets webhook serve`` over TLS on 127.0.0.1 while well-formed
+reviews are sent on new connections. The server must end every hostile connection (by a status
+or by closing it), keep its memory growth (the kernel's high-water mark of its RSS) under 20 MiB,
+and answer every normal review. Timeouts are configured small so that each test takes seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+
+import pytest
+from hostile import HEAD, MemoryWatch, NormalTraffic, Outcome, open_tls, read_answer, send_until_closed
+from serverproc import ServerProcess, start_server
+
+RSS_GROWTH_LIMIT_MIB = 20
+MiB = 1024 * 1024
+
+
+def serve(tmp_path_factory: pytest.TempPathFactory, name: str, http: str) -> Iterator[ServerProcess]:
+    server = start_server(tmp_path_factory.mktemp(name), extra_config="  http:\n" + http)
+    yield server
+    assert server.stop() == 0, server.log_text()
+    assert "Traceback" not in server.log_text()
+
+
+@pytest.fixture
+def header_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    yield from serve(tmp_path_factory, "headers", "    headerTimeoutSeconds: 30\n")
+
+
+@pytest.fixture
+def slow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    yield from serve(tmp_path_factory, "slowloris", "    headerTimeoutSeconds: 3\n    maxConnections: 100\n")
+
+
+@pytest.fixture
+def body_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    yield from serve(tmp_path_factory, "bodies", "    bodyTimeoutSeconds: 3\n")
+
+
+def test_endless_headers_are_cut_off(header_server: ServerProcess) -> None:
+    total = 128 * MiB
+    chunk = b"a" * (64 * 1024)
+
+    async def attack() -> Outcome:
+        reader, writer = await open_tls(header_server)
+        sent = 0
+
+        def chunks() -> bytes | None:
+            nonlocal sent
+            if sent == 0:
+                sent = 1
+                return HEAD + b"X-Big: "
+            sent += len(chunk)
+            return chunk if sent <= total else None
+
+        return await send_until_closed(writer, reader, chunks)
+
+    watch = MemoryWatch(header_server.proc.pid)
+    with NormalTraffic(header_server) as normal:
+        outcome = asyncio.run(attack())
+    print(f"endless headers: {outcome}, RSS growth {watch.growth_mib():.1f} MiB")
+    # The answer is 431, unless the reset of a connection dropped with unread bytes overtakes it.
+    assert outcome.closed and outcome.status in (431, None), outcome
+    assert outcome.sent < total
+    assert watch.growth_mib() < RSS_GROWTH_LIMIT_MIB
+    normal.check()
+
+
+def test_slowloris_connections_are_cut_off(slow_server: ServerProcess) -> None:
+    count = 1000
+
+    async def one() -> Outcome:
+        reader, writer = await open_tls(slow_server)
+        outcome = Outcome()
+        answer = asyncio.ensure_future(read_answer(reader, outcome))
+        head = HEAD + b"X-Slow: " + b"s" * 1000  # at a byte a second, far longer than any timeout
+        for index in range(len(head)):
+            if answer.done():
+                break
+            writer.write(head[index : index + 1])
+            outcome.sent += 1
+            await asyncio.wait([answer], timeout=1.0)
+        await asyncio.wait_for(answer, timeout=60)
+        writer.close()
+        return outcome
+
+    async def attack() -> list[Outcome]:
+        # Open in waves so that the client's own handshakes do not starve the normal reviews' client.
+        tasks = []
+        for _wave in range(0, count, 100):
+            tasks += [asyncio.ensure_future(one()) for _ in range(100)]
+            await asyncio.sleep(0.2)
+        return list(await asyncio.gather(*tasks))
+
+    watch = MemoryWatch(slow_server.proc.pid)
+    with NormalTraffic(slow_server) as normal:
+        outcomes = asyncio.run(attack())
+    statuses = {o.status for o in outcomes}
+    print(f"slowloris: statuses {statuses}, RSS growth {watch.growth_mib():.1f} MiB")
+    assert all(o.closed for o in outcomes)
+    assert statuses <= {408, None}
+    assert watch.growth_mib() < RSS_GROWTH_LIMIT_MIB
+    normal.check()
+
+
+def test_stalled_bodies_are_cut_off(body_server: ServerProcess) -> None:
+    count, length = 30, 7 * MiB
+    part = b" " * (256 * 1024)
+
+    async def one() -> Outcome:
+        reader, writer = await open_tls(body_server)
+        sent = -1
+
+        def chunks() -> bytes | None:
+            nonlocal sent
+            if sent < 0:
+                sent = 0
+                return HEAD + f"Content-Length: {length}\r\n\r\n".encode()
+            if sent >= length - MiB // 2:
+                return None  # most of it sent: stall
+            sent += len(part)
+            return part
+
+        return await send_until_closed(writer, reader, chunks)
+
+    async def attack() -> list[Outcome]:
+        return list(await asyncio.gather(*(one() for _ in range(count))))
+
+    watch = MemoryWatch(body_server.proc.pid)
+    with NormalTraffic(body_server) as normal:
+        outcomes = asyncio.run(attack())
+    statuses = {o.status for o in outcomes}
+    print(f"stalled bodies: statuses {statuses}, RSS growth {watch.growth_mib():.1f} MiB")
+    assert all(o.closed for o in outcomes)
+    assert statuses <= {408, None}
+    assert watch.growth_mib() < RSS_GROWTH_LIMIT_MIB
+    normal.check()
