@@ -152,5 +152,7 @@ def exact_key(value: Any) -> bytes | str:
             pass
         else:
             if b"null" not in encoded:
-                return encoded
+                # A copy of its exact size: orjson's bytes keep the buffer it grew (4 KiB for a few
+                # bytes, 78 KiB on average for pod views), and keys are kept for as long as the memo.
+                return bytes(memoryview(encoded))
     return repr(value)

@@ -70,18 +70,27 @@ def _is_text(value: object) -> bool:
     return True
 
 
+def _quoted(value: object) -> str:
+    # A field of the request, quoted in a denial: any JSON value, so at most 60 characters of it (a
+    # deeply nested one cannot be written out at all).
+    if isinstance(value, (dict, list)):
+        return f"a JSON {'object' if isinstance(value, dict) else 'array'}"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def _not_a_pod(request: Mapping[str, Any]) -> str | None:
     kind = request.get("kind")
     if isinstance(kind, dict) and kind.get("kind", "Pod") != "Pod":
-        return f"the object is a {kind.get('kind')!r}, not a Pod"
+        return f"the object is a {_quoted(kind.get('kind'))}, not a Pod"
     resource = request.get("resource")
     if isinstance(resource, dict) and resource.get("resource", "pods") != "pods":
-        return f"the resource is {resource.get('resource')!r}, not pods"
+        return f"the resource is {_quoted(resource.get('resource'))}, not pods"
     obj = request.get("object")
     if not isinstance(obj, dict):
         return "the request carries no object (a Pod) to mutate"
     if obj.get("kind", "Pod") != "Pod" or obj.get("apiVersion", "v1") != "v1":
-        return f"the object is {obj.get('apiVersion')!r} {obj.get('kind')!r}, not a v1 Pod"
+        return f"the object is {_quoted(obj.get('apiVersion'))} {_quoted(obj.get('kind'))}, not a v1 Pod"
     return None
 
 
@@ -158,6 +167,7 @@ def review(
     # Only a body decoded here holds nothing but JSON's types, which the view's key tells apart.
     memo = mutator.answers if isinstance(body, bytes) else None
     pod = request["object"]
+    key = None  # a pod nested too deeply fails before its key is made
     try:
         view = PodView.of(pod, namespace=request.get("namespace"))
         key = exact_key(view.data) if memo is not None else None
