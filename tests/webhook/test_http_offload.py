@@ -1,0 +1,108 @@
+"""No review holds the event loop: a large one is computed on a thread, small ones inline, never two at once.
+
+The app is called through ASGI directly, with a review function that blocks until the test lets it
+go: a stand-in for a slow review, since no real review can be made to wait for a signal. A review
+computed on the loop would hold it, and ``/healthz`` could not be answered before it ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import Any
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from tasksecrets.webhook.http import INLINE_REVIEW_BYTES, ReviewAnswer, WebhookApp
+from tasksecrets.webhook.metrics import WebhookMetrics
+
+MUTATE = "/mutate--v1-pod"
+LARGE = b'{"pad": "' + b" " * INLINE_REVIEW_BYTES + b'"}'
+SMALL = b"{}"
+
+
+async def call(app: WebhookApp, method: str, path: str, body: bytes = b"") -> int:
+    """One request through the ASGI interface; its status."""
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    scope: dict[str, Any] = {"type": "http", "method": method, "path": path, "headers": headers}
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    await app(scope, receive, send)
+    return int(sent[0]["status"])
+
+
+class SlowReview:
+    """A review that waits for ``release`` (at most 5 s), noting the thread it ran on and the overlap."""
+
+    def __init__(self) -> None:
+        self.started = threading.Event()
+        self.release = threading.Event()
+        self.threads: list[str] = []
+        self.running = 0
+        self.most_at_once = 0
+        self._count = threading.Lock()
+
+    def __call__(self, body: bytes) -> ReviewAnswer:
+        with self._count:
+            self.running += 1
+            self.most_at_once = max(self.most_at_once, self.running)
+        self.threads.append(threading.current_thread().name)
+        self.started.set()
+        if len(body) > INLINE_REVIEW_BYTES:
+            self.release.wait(5)
+        with self._count:
+            self.running -= 1
+        return ReviewAnswer(200, {"response": {"uid": "u", "allowed": True}})
+
+
+def make_app(review: SlowReview) -> WebhookApp:
+    return WebhookApp(review=review, metrics=WebhookMetrics(CollectorRegistry()))
+
+
+async def wait_started(review: SlowReview) -> None:
+    assert await asyncio.get_running_loop().run_in_executor(None, review.started.wait, 10)
+
+
+@pytest.mark.asyncio
+async def test_healthz_answers_while_a_large_review_is_computed() -> None:
+    review = SlowReview()
+    app = make_app(review)
+    large = asyncio.create_task(call(app, "POST", MUTATE, LARGE))
+    await wait_started(review)
+    assert await call(app, "GET", "/healthz") == 200
+    assert await call(app, "GET", "/readyz") == 503  # answered too (not ready: no registration here)
+    assert not large.done()  # the large review was still being computed
+    review.release.set()
+    assert await large == 200
+    assert review.threads[0].startswith("review")
+
+
+@pytest.mark.asyncio
+async def test_small_reviews_are_computed_inline() -> None:
+    review = SlowReview()
+    app = make_app(review)
+    assert await call(app, "POST", MUTATE, SMALL) == 200
+    assert review.threads == [threading.current_thread().name]
+
+
+@pytest.mark.asyncio
+async def test_reviews_never_run_two_at_once() -> None:
+    review = SlowReview()
+    app = make_app(review)
+    large = asyncio.create_task(call(app, "POST", MUTATE, LARGE))
+    await wait_started(review)
+    # The lock is taken: the small review goes to the thread and waits there, the loop does not.
+    small = asyncio.create_task(call(app, "POST", MUTATE, SMALL))
+    assert await call(app, "GET", "/healthz") == 200
+    assert not small.done()
+    review.release.set()
+    assert await large == 200 and await small == 200
+    assert review.most_at_once == 1
+    assert all(name.startswith("review") for name in review.threads)
