@@ -100,6 +100,7 @@ async def test_reviews_never_run_two_at_once() -> None:
     await wait_started(review)
     # The lock is taken: the small review goes to the thread and waits there, the loop does not.
     small = asyncio.create_task(call(app, "POST", MUTATE, SMALL))
+    await asyncio.sleep(0)  # one step of the loop: the small review runs up to its wait for the thread
     assert await call(app, "GET", "/healthz") == 200
     assert not small.done()
     review.release.set()
