@@ -66,16 +66,18 @@ def make_app(review: SlowReview) -> WebhookApp:
     return WebhookApp(review=review, metrics=WebhookMetrics(CollectorRegistry()))
 
 
-async def wait_started(review: SlowReview) -> None:
+async def start_large(app: WebhookApp, review: SlowReview) -> asyncio.Task[int]:
+    """A large review sent, and started (on a thread, or on the loop if the app holds it)."""
+    large = asyncio.create_task(call(app, "POST", MUTATE, LARGE))
     assert await asyncio.get_running_loop().run_in_executor(None, review.started.wait, 10)
+    return large
 
 
 @pytest.mark.asyncio
 async def test_healthz_answers_while_a_large_review_is_computed() -> None:
     review = SlowReview()
     app = make_app(review)
-    large = asyncio.create_task(call(app, "POST", MUTATE, LARGE))
-    await wait_started(review)
+    large = await start_large(app, review)
     assert await call(app, "GET", "/healthz") == 200
     assert await call(app, "GET", "/readyz") == 503  # answered too (not ready: no registration here)
     assert not large.done()  # the large review was still being computed
@@ -96,8 +98,7 @@ async def test_small_reviews_are_computed_inline() -> None:
 async def test_reviews_never_run_two_at_once() -> None:
     review = SlowReview()
     app = make_app(review)
-    large = asyncio.create_task(call(app, "POST", MUTATE, LARGE))
-    await wait_started(review)
+    large = await start_large(app, review)
     # The lock is taken: the small review goes to the thread and waits there, the loop does not.
     small = asyncio.create_task(call(app, "POST", MUTATE, SMALL))
     await asyncio.sleep(0)  # one step of the loop: the small review runs up to its wait for the thread

@@ -9,7 +9,8 @@ and answer every normal review. Timeouts are configured small so that each test 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Callable, Coroutine, Iterator
+from typing import Any
 
 import pytest
 from hostile import HEAD, MemoryWatch, NormalTraffic, Outcome, open_tls, read_answer, send_until_closed
@@ -17,6 +18,27 @@ from serverproc import ServerProcess, start_server
 
 RSS_GROWTH_LIMIT_MIB = 20
 MiB = 1024 * 1024
+
+
+def run_attack(
+    server: ServerProcess,
+    attack: Callable[[], Coroutine[Any, Any, list[Outcome]]],
+    *,
+    name: str,
+    statuses: set[int | None],
+) -> list[Outcome]:
+    """Run ``attack`` while normal reviews are sent; every hostile connection ended by the server with
+    one of ``statuses`` (None: closed without one), memory bounded, every normal review answered."""
+    watch = MemoryWatch(server.proc.pid)
+    with NormalTraffic(server) as normal:
+        outcomes = asyncio.run(attack())
+    seen = {o.status for o in outcomes}
+    print(f"{name}: {len(outcomes)} connections, statuses {seen}, RSS growth {watch.growth_mib():.1f} MiB")
+    assert all(o.closed for o in outcomes)
+    assert seen <= statuses, seen
+    assert watch.growth_mib() < RSS_GROWTH_LIMIT_MIB
+    normal.check()
+    return outcomes
 
 
 def serve(tmp_path_factory: pytest.TempPathFactory, name: str, http: str) -> Iterator[ServerProcess]:
@@ -45,7 +67,7 @@ def test_endless_headers_are_cut_off(header_server: ServerProcess) -> None:
     total = 128 * MiB
     chunk = b"a" * (64 * 1024)
 
-    async def attack() -> Outcome:
+    async def attack() -> list[Outcome]:
         reader, writer = await open_tls(header_server)
         sent = 0
 
@@ -57,17 +79,11 @@ def test_endless_headers_are_cut_off(header_server: ServerProcess) -> None:
             sent += len(chunk)
             return chunk if sent <= total else None
 
-        return await send_until_closed(writer, reader, chunks)
+        return [await send_until_closed(writer, reader, chunks)]
 
-    watch = MemoryWatch(header_server.proc.pid)
-    with NormalTraffic(header_server) as normal:
-        outcome = asyncio.run(attack())
-    print(f"endless headers: {outcome}, RSS growth {watch.growth_mib():.1f} MiB")
     # The answer is 431, unless the reset of a connection dropped with unread bytes overtakes it.
-    assert outcome.closed and outcome.status in (431, None), outcome
+    [outcome] = run_attack(header_server, attack, name="endless headers", statuses={431, None})
     assert outcome.sent < total
-    assert watch.growth_mib() < RSS_GROWTH_LIMIT_MIB
-    normal.check()
 
 
 def test_slowloris_connections_are_cut_off(slow_server: ServerProcess) -> None:
@@ -96,15 +112,7 @@ def test_slowloris_connections_are_cut_off(slow_server: ServerProcess) -> None:
             await asyncio.sleep(0.2)
         return list(await asyncio.gather(*tasks))
 
-    watch = MemoryWatch(slow_server.proc.pid)
-    with NormalTraffic(slow_server) as normal:
-        outcomes = asyncio.run(attack())
-    statuses = {o.status for o in outcomes}
-    print(f"slowloris: statuses {statuses}, RSS growth {watch.growth_mib():.1f} MiB")
-    assert all(o.closed for o in outcomes)
-    assert statuses <= {408, None}
-    assert watch.growth_mib() < RSS_GROWTH_LIMIT_MIB
-    normal.check()
+    run_attack(slow_server, attack, name="slowloris", statuses={408, None})
 
 
 def test_stalled_bodies_are_cut_off(body_server: ServerProcess) -> None:
@@ -130,12 +138,4 @@ def test_stalled_bodies_are_cut_off(body_server: ServerProcess) -> None:
     async def attack() -> list[Outcome]:
         return list(await asyncio.gather(*(one() for _ in range(count))))
 
-    watch = MemoryWatch(body_server.proc.pid)
-    with NormalTraffic(body_server) as normal:
-        outcomes = asyncio.run(attack())
-    statuses = {o.status for o in outcomes}
-    print(f"stalled bodies: statuses {statuses}, RSS growth {watch.growth_mib():.1f} MiB")
-    assert all(o.closed for o in outcomes)
-    assert statuses <= {408, None}
-    assert watch.growth_mib() < RSS_GROWTH_LIMIT_MIB
-    normal.check()
+    run_attack(body_server, attack, name="stalled bodies", statuses={408, None})
