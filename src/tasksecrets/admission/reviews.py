@@ -137,9 +137,11 @@ def _read_request(body: bytes | str | Mapping[str, Any]) -> tuple[str, str, dict
         )
     api_version = data.get("apiVersion")
     if api_version not in REVIEW_VERSIONS:
-        raise BadRequest(f"apiVersion must be one of {', '.join(REVIEW_VERSIONS)}, got {api_version!r}")
+        raise BadRequest(
+            f"apiVersion must be one of {', '.join(REVIEW_VERSIONS)}, got {_quoted(api_version)}"
+        )
     if data.get("kind") != "AdmissionReview":
-        raise BadRequest(f"kind must be 'AdmissionReview', got {data.get('kind')!r}")
+        raise BadRequest(f"kind must be 'AdmissionReview', got {_quoted(data.get('kind'))}")
     request = data.get("request")
     if not isinstance(request, dict):
         raise BadRequest("the AdmissionReview has no request object")
