@@ -29,7 +29,7 @@ CONNECTIONS = 4
 # The answer memo keeps up to 32 MiB per worker (docs/webhook.md); the rest is headroom for the
 # reviews being read and answered. Over 100,000 cases the memo is full and turning over: the objects
 # Python holds stay near 36 MiB, the process's RSS levels off near 115 MiB above its start (what the
-# allocator keeps of freed memory), so the long run gets a higher bound. Unbounded growth passes both:
+# allocator keeps of freed memory), so the long run gets a higher bound. Unbounded growth fails both:
 # memo keys that kept orjson's buffers grew 148 MiB in 10,000 cases.
 RSS_GROWTH_LIMIT_MIB = 160 if COUNT > 10_000 else 64
 JSON = {"Content-Type": "application/json"}
