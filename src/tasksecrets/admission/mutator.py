@@ -9,7 +9,9 @@ tried first, then the configured managers in order, and the first that injects w
 that no manager injects denies the pod with a message naming each such secret and the reasons,
 unless the config says ``onInjectionError: admit`` (Flyte v1's behaviour): then the pod is admitted
 without it and the reasons go into ``warnings``. Undecodable annotations and pods that are not
-usable are always denied with code 400.
+usable are always denied with code 400. What each secret's injection added is checked against the
+API server's rules (:mod:`tasksecrets.managers.validity`); a secret whose objects break one denies
+the pod whatever the config, as its edits are made: admitted, the pod would be rejected anyway.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from tasksecrets.managers.global_.source import GlobalSecretSource
 from tasksecrets.managers.plugin import Injector
 from tasksecrets.managers.podview import PodView
 from tasksecrets.managers.registry import get_plugin
+from tasksecrets.managers.validity import AddedObjectsCheck
 from tasksecrets.sdk.secret import Secret
 from tasksecrets.wire import decode_pod_secrets
 
@@ -161,9 +164,17 @@ class Mutator:
     ) -> tuple[list[tuple[Secret, str]], list[str]]:
         injections: list[tuple[Secret, str]] = []
         failures: list[str] = []
+        validity = AddedObjectsCheck(editor)
         for secret in secrets:
             manager, reasons = self._inject_one(secret, editor)
             if manager is not None:
+                problems = validity.problems(editor)
+                if problems:
+                    raise _Denied(
+                        f"{describe_secret(secret)}: {manager} would add to the pod what the Kubernetes API "
+                        f"server rejects: {'; '.join(problems)}",
+                        DENIED_CODE,
+                    )
                 injections.append((secret, manager))
             else:
                 failures.append(f"{describe_secret(secret)}: {'; '.join(reasons)}")

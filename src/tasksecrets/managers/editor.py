@@ -265,6 +265,11 @@ class PodEditor:
         return len(self._added)
 
     @property
+    def added_edits(self) -> list[ContainerEdit]:
+        """The edits of the added init containers, in order (read-only; for the validity check)."""
+        return self._added
+
+    @property
     def new_init_containers(self) -> list[dict[str, Any]]:
         """The added init containers, as the mutated pod carries them."""
         return [edit.edited() for edit in self._added]
