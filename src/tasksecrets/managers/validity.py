@@ -18,14 +18,16 @@ object the injectors add, secret by secret, so a denial names the secret that br
 - annotation keys: qualified names (an optional DNS subdomain prefix and ``/``, a name of at most
   63 characters).
 
-Only what the injectors add is checked, never what the pod had, and each object once: the cost
-is linear in what is added. Names only ever appear in the problems, never an env var's value.
+Only what the injectors add is checked, never what the pod had, and each object once. Names
+only ever appear in the problems, never an env var's value.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from functools import partial
+from itertools import islice
 from typing import Any
 
 from tasksecrets.managers.editor import ContainerEdit, PodEditor
@@ -119,11 +121,24 @@ def _names_of(entries: object, field: str) -> Iterable[str]:
                 yield entry[field]
 
 
+class _Watched:
+    """A list the injectors append to, how many of its entries were checked, and how to check one."""
+
+    __slots__ = ("check", "checked", "entries")
+
+    def __init__(self, entries: list[Any], check: Callable[[Any, list[str]], None], checked: int = 0) -> None:
+        self.entries = entries
+        self.check = check
+        self.checked = checked
+
+
 class AddedObjectsCheck:
     """The API server's rules applied to what injectors add to one pod, as they add it.
 
     Made for one :class:`PodEditor` before any edit; :meth:`problems` after each secret's
-    injection returns what the objects added since the last call break (empty: none).
+    injection returns what the objects added since the last call break (empty: none). Each object
+    is checked once; a call also compares the length of each list injectors append to (a secret
+    volume's items, a container's env and mounts), so the cost grows with the objects added.
     """
 
     def __init__(self, editor: PodEditor) -> None:
@@ -133,36 +148,29 @@ class AddedObjectsCheck:
             *_names_of(spec.get("containers"), "name"),
         }
         self._volumes = set(_names_of(spec.get("volumes"), "name"))
-        self._new_volumes = 0
-        self._added = 0
-        self._seen: dict[tuple[int, str], int] = {}  # (id of a list, what) -> entries checked
-        self._mount_paths: dict[int, set[str]] = {}  # id of a container edit -> its mount paths
-        self._annotations: set[str] = set()
+        self._new_volumes = self._added = self._edited = self._item_edits = self._annotations = 0
+        self._watched: list[_Watched] = []
 
     def problems(self, editor: PodEditor) -> list[str]:
         """What the objects added since the last call break, each naming the object and the rule."""
         found: list[str] = []
-        self._check_volumes(editor, found)
-        self._check_added_containers(editor, found)
-        for edit in (*editor.container_edits.values(), *editor.added_edits):
-            self._check_env(edit.new_env, found)
-            self._check_mounts(edit, edit.new_mounts, found)
-        for key in editor.new_annotations:
-            if key not in self._annotations:
-                self._annotations.add(key)
+        self._watch_new_volumes(editor, found)
+        self._watch_new_containers(editor, found)
+        for watched in self._watched:
+            entries = watched.entries
+            if len(entries) > watched.checked:
+                for entry in entries[watched.checked :]:
+                    watched.check(entry, found)
+                watched.checked = len(entries)
+        if len(editor.new_annotations) > self._annotations:
+            for key in islice(editor.new_annotations, self._annotations, None):
                 problem = _annotation_key_problem(key)
                 if problem is not None:
                     found.append(f"the annotation key {_shown(key)} is not a qualified name: {problem}")
+            self._annotations = len(editor.new_annotations)
         return found
 
-    def _unseen(self, entries: list[Any], what: str) -> list[Any]:
-        # Only the entries appended since the last call: each object is checked once.
-        key = (id(entries), what)
-        start = self._seen.get(key, 0)
-        self._seen[key] = len(entries)
-        return entries[start:]
-
-    def _check_volumes(self, editor: PodEditor, found: list[str]) -> None:
+    def _watch_new_volumes(self, editor: PodEditor, found: list[str]) -> None:
         for volume in editor.new_volumes[self._new_volumes :]:
             name = str(volume.get("name"))
             if not is_dns_label(name):
@@ -170,26 +178,19 @@ class AddedObjectsCheck:
             if name in self._volumes:
                 found.append(f"the volume name {_shown(name)} is taken by another volume of the pod")
             self._volumes.add(name)
-        self._new_volumes = len(editor.new_volumes)
-        for volume in editor.new_volumes:
             source = volume.get("secret")
             if isinstance(source, dict) and isinstance(source.get("items"), list):
-                self._check_items(str(volume.get("name")), self._unseen(source["items"], "items"), found)
-        for vedit in editor.volume_item_edits.values():
-            name = str(vedit.original.get("name"))
-            self._check_items(name, self._unseen(vedit.new_items, "items"), found)
+                self._watched.append(_Watched(source["items"], partial(_check_item, name)))
+        self._new_volumes = len(editor.new_volumes)
+        edits = editor.volume_item_edits
+        if len(edits) > self._item_edits:
+            for vedit in islice(edits.values(), self._item_edits, None):
+                self._watched.append(
+                    _Watched(vedit.new_items, partial(_check_item, str(vedit.original.get("name"))))
+                )
+            self._item_edits = len(edits)
 
-    @staticmethod
-    def _check_items(volume: str, items: list[Mapping[str, Any]], found: list[str]) -> None:
-        for item in items:
-            key, path = str(item.get("key")), str(item.get("path"))
-            if not is_config_map_key(key):
-                found.append(f"the item key {_shown(key)} of volume {_shown(volume)} is not {_KEY_RULE}")
-            problem = local_path_problem(path)
-            if problem is not None:
-                found.append(f"the item path {_shown(path)} of volume {_shown(volume)} {problem}")
-
-    def _check_added_containers(self, editor: PodEditor, found: list[str]) -> None:
+    def _watch_new_containers(self, editor: PodEditor, found: list[str]) -> None:
         for edit in editor.added_edits[self._added :]:
             name = str(edit.original.get("name"))
             if not is_dns_label(name):
@@ -198,39 +199,54 @@ class AddedObjectsCheck:
                 found.append(f"the init container name {_shown(name)} is taken by another container")
             self._containers.add(name)
             # What the injector gave the container itself is added too; it mounted nothing before.
-            self._mount_paths[id(edit)] = set()
             env, mounts = edit.original.get("env"), edit.original.get("volumeMounts")
-            self._check_env(env if isinstance(env, list) else [], found)
-            self._check_mounts(edit, mounts if isinstance(mounts, list) else [], found)
+            self._watch_container(edit, set(), [env, mounts, edit.new_env, edit.new_mounts])
         self._added = len(editor.added_edits)
+        edits = editor.container_edits
+        if len(edits) > self._edited:
+            for edit in islice(edits.values(), self._edited, None):
+                # A container of the pod: only what is appended is ours; it keeps what it mounts.
+                paths = set(_names_of(edit.original.get("volumeMounts"), "mountPath"))
+                self._watch_container(edit, paths, [None, None, edit.new_env, edit.new_mounts])
+            self._edited = len(edits)
 
-    def _check_env(self, env: list[Any], found: list[str]) -> None:
-        for entry in self._unseen(env, "env"):
-            name = str(entry.get("name"))
-            if not is_kube_env_var_name(name):
-                found.append(f"the env var name {_shown(name)} is not a valid env var name: {_ENV_RULE}")
-            ref = (entry.get("valueFrom") or {}).get("secretKeyRef")
-            if isinstance(ref, dict):
-                if not is_dns_subdomain(str(ref.get("name"))):
-                    found.append(
-                        f"the env var {_shown(name)} reads a Secret whose name is not {_SUBDOMAIN_RULE}"
-                    )
-                if not is_config_map_key(str(ref.get("key"))):
-                    found.append(f"the env var {_shown(name)} reads a Secret key that is not {_KEY_RULE}")
+    def _watch_container(self, edit: ContainerEdit, paths: set[str], lists: list[object]) -> None:
+        container = str(edit.original.get("name"))
+        mount_check = partial(self._check_mount, container, paths)
+        checks: tuple[Callable[[Any, list[str]], None], ...] = (_check_env, mount_check) * 2
+        for entries, check in zip(lists, checks, strict=True):
+            if isinstance(entries, list):
+                self._watched.append(_Watched(entries, check))
 
-    def _check_mounts(self, edit: ContainerEdit, mounts: list[Any], found: list[str]) -> None:
-        paths = self._mount_paths.get(id(edit))
-        if paths is None:  # a container of the pod: what it mounts already
-            paths = self._mount_paths[id(edit)] = set(
-                _names_of(edit.original.get("volumeMounts"), "mountPath")
+    def _check_mount(
+        self, container: str, paths: set[str], mount: Mapping[str, Any], found: list[str]
+    ) -> None:
+        name, path = str(mount.get("name")), str(mount.get("mountPath"))
+        if name not in self._volumes:
+            found.append(
+                f"container {_shown(container)} mounts the volume {_shown(name)}, which the pod does not have"
             )
-        container = _shown(edit.original.get("name"))
-        for mount in self._unseen(mounts, "volumeMounts"):
-            name, path = str(mount.get("name")), str(mount.get("mountPath"))
-            if name not in self._volumes:
-                found.append(
-                    f"container {container} mounts the volume {_shown(name)}, which the pod does not have"
-                )
-            if path in paths:
-                found.append(f"container {container} mounts two volumes at {_shown(path)}")
-            paths.add(path)
+        if path in paths:
+            found.append(f"container {_shown(container)} mounts two volumes at {_shown(path)}")
+        paths.add(path)
+
+
+def _check_item(volume: str, item: Mapping[str, Any], found: list[str]) -> None:
+    key, path = str(item.get("key")), str(item.get("path"))
+    if not is_config_map_key(key):
+        found.append(f"the item key {_shown(key)} of volume {_shown(volume)} is not {_KEY_RULE}")
+    problem = local_path_problem(path)
+    if problem is not None:
+        found.append(f"the item path {_shown(path)} of volume {_shown(volume)} {problem}")
+
+
+def _check_env(entry: Mapping[str, Any], found: list[str]) -> None:
+    name = str(entry.get("name"))
+    if not is_kube_env_var_name(name):
+        found.append(f"the env var name {_shown(name)} is not a valid env var name: {_ENV_RULE}")
+    ref = (entry.get("valueFrom") or {}).get("secretKeyRef")
+    if isinstance(ref, dict):
+        if not is_dns_subdomain(str(ref.get("name"))):
+            found.append(f"the env var {_shown(name)} reads a Secret whose name is not {_SUBDOMAIN_RULE}")
+        if not is_config_map_key(str(ref.get("key"))):
+            found.append(f"the env var {_shown(name)} reads a Secret key that is not {_KEY_RULE}")
