@@ -18,7 +18,7 @@ import pytest
 
 from k8svalidate import assert_api_server_accepts
 from managers.conformance import make_pod
-from managers.shellfakes import run_script
+from managers.shellfakes import HOSTILE_NAMES, MARKER, run_script
 from tasksecrets.admission.config import parse_config
 from tasksecrets.admission.mutator import Mutator
 from tasksecrets.contract import VAULT_TEMPLATE_PREFIX
@@ -27,21 +27,7 @@ from tasksecrets.managers.global_.source import GlobalSecretSource
 from tasksecrets.managers.vault.templates import KV2_QUERY, FieldTemplate, parse_field_template
 from tasksecrets.sdk.secret import MountType, Secret
 
-MARKER = "pwned"
-VECTORS = {
-    "trailing-newline": "1\n",
-    "newline-command": f"1\ntouch {MARKER}",
-    "command-substitution": f"$(touch {MARKER})",
-    "backticks": f"`touch {MARKER}`",
-    "semicolon": f"s;touch {MARKER}",
-    "single-quote": "s'x",
-    "double-quote": 's"x',
-    "template": '{{ plugin "touch" }}',
-    "braces": "}}{{ .Data }}{{",
-    # Valid up to the break, so that a check matching only a prefix lets them through.
-    "name-then-newline": "TOKEN\n",
-    "name-then-command": f"TOKEN;touch {MARKER}",
-}
+VECTORS = HOSTILE_NAMES
 FIELDS = ("group", "key", "group_version", "env_var")
 BASE = {
     "K8s": {"group": "user-info", "key": "token"},

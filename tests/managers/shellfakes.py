@@ -13,9 +13,27 @@ import os
 import subprocess
 from pathlib import Path
 
-__all__ = ["FAKE_VALUE", "ShellRun", "run_script"]
+__all__ = ["FAKE_VALUE", "HOSTILE_NAMES", "MARKER", "ShellRun", "run_script"]
 
 FAKE_VALUE = "fake-value-from-az"
+MARKER = "pwned"
+# Names that would run ``touch pwned``, split a script or change a template if pasted in as they are.
+HOSTILE_NAMES = {
+    "trailing-newline": "1\n",
+    "newline-command": f"1\ntouch {MARKER}",
+    "command-substitution": f"$(touch {MARKER})",
+    "backticks": f"`touch {MARKER}`",
+    "semicolon": f"s;touch {MARKER}",
+    "single-quote": f"s'; touch {MARKER}; '",
+    "double-quote": f's"; touch {MARKER}; "',
+    "template": '{{ plugin "touch" }}',
+    "braces": "}}{{ .Data }}{{",
+    "variable": "$HOME",
+    "backslash": "s\\",
+    # Valid up to the break, so that a check matching only a prefix lets them through.
+    "name-then-newline": "TOKEN\n",
+    "name-then-command": f"TOKEN;touch {MARKER}",
+}
 
 _RECORD = 'printf \'%s\\0\' "${0##*/}" "$#" "$@" >> "$FAKE_RECORD"\n'
 _FAKES = {

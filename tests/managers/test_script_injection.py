@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from managers.shellfakes import FAKE_VALUE, run_script
+from managers.shellfakes import FAKE_VALUE, HOSTILE_NAMES, MARKER, run_script
 from tasksecrets.managers.azure.script import SecretId
 from tasksecrets.managers.azure.script import parse_pull_script as parse_azure
 from tasksecrets.managers.azure.script import render_pull_script as render_azure
@@ -21,20 +21,7 @@ from tasksecrets.managers.gcp.script import gcp_secret_paths
 from tasksecrets.managers.gcp.script import parse_pull_script as parse_gcp
 from tasksecrets.managers.gcp.script import render_pull_script as render_gcp
 
-MARKER = "pwned"
-# Each would run ``touch pwned`` (or split the script) if pasted into the script as is.
-VECTORS = {
-    "trailing-newline": "1\n",
-    "newline-command": f"1\ntouch {MARKER}",
-    "command-substitution": f"$(touch {MARKER})",
-    "backticks": f"`touch {MARKER}`",
-    "semicolon": f"s; touch {MARKER}",
-    "single-quote": f"s'; touch {MARKER}; '",
-    "double-quote": f's"; touch {MARKER}; "',
-    "template-braces": "{{ .Data }}",
-    "variable": "$HOME",
-    "backslash": "s\\",
-}
+VECTORS = HOSTILE_NAMES
 PLAIN = "plain-name"
 
 
