@@ -168,7 +168,7 @@ class AddedObjectsCheck:
                 if problem is not None:
                     found.append(f"the annotation key {_shown(key)} is not a qualified name: {problem}")
             self._annotations = len(editor.new_annotations)
-        return found
+        return list(dict.fromkeys(found))  # an env var added to every container is one problem
 
     def _watch_new_volumes(self, editor: PodEditor, found: list[str]) -> None:
         for volume in editor.new_volumes[self._new_volumes :]:
