@@ -13,7 +13,8 @@ benchmarks/README.md.
   + cleanup) minus the time the same task takes run in-process (``InProcessExecutor``, secrets in env
   vars): that difference is what running a task as a local pod costs. Also shown: its parts
   (prepare = render + mutate + materialize; process = the child from spawn to exit) and a bare
-  ``python -c pass`` for scale, since most of the process part is the interpreter starting.
+  ``python -c pass`` for scale, since most of the process part is the interpreter starting, and the
+  same started the way a task is (:func:`tasksecrets.local.procguard.spawn_task`) against plainly.
 
 Targets: end to end faster than ``pyflyte run``; overhead at most 150 ms per task. No secret value
 is printed: the values are fake and outputs are discarded.
@@ -120,6 +121,23 @@ def bare_python(runs: int) -> list[float]:
     return [wall([sys.executable, "-c", "pass"], clean_environ(), ROOT) for _ in range(runs)]
 
 
+def guarded_spawn(runs: int) -> tuple[list[float], list[float]]:
+    """``python -c pass`` started as a task is (own session, death signal, no core, no capabilities,
+    stop signals blocked meanwhile) and plainly, alternating: what the guard costs per task."""
+    from tasksecrets.local.procguard import blocked_stop_signals, spawn_task
+
+    command, env = [sys.executable, "-c", "pass"], clean_environ()
+    guarded, plain = [], []
+    for _ in range(runs):
+        started = time.perf_counter()
+        with blocked_stop_signals():
+            proc = spawn_task(command, env=env)
+        proc.communicate()
+        guarded.append((time.perf_counter() - started) * 1000)
+        plain.append(wall(command, env, ROOT))
+    return guarded, plain
+
+
 def run(runs: int, workflow_runs: int) -> str:
     with tempfile.TemporaryDirectory(prefix="tasksecrets-bench-") as tmp:
         home = Path(tmp) / "home"
@@ -133,6 +151,7 @@ def run(runs: int, workflow_runs: int) -> str:
         ours, peer = end_to_end(runs, home, work)
         tasks = per_task(workflow_runs, home)
     python = bare_python(runs * 2)
+    guarded, plain = guarded_spawn(runs * 6)
     ratio = statistics.median(ours) / statistics.median(peer)
     overhead = statistics.median(tasks["overhead"])
     calls = len(tasks["total"])
@@ -150,6 +169,9 @@ def run(runs: int, workflow_runs: int) -> str:
         f"| of which prepare: render + mutate + materialize (ms) | {cells(tasks['prepare'])} | | | | |",
         f"| of which the task's process, spawn to exit (ms) | {cells(tasks['process'])} | | | | |",
         f"| for scale: `python -c pass` (ms, {len(python)} runs) | {cells(python)} | | | | |",
+        f"| `python -c pass` started as a task (own session, death signal, no core, no capabilities) vs "
+        f"plainly, alternating (ms, {len(guarded)} runs each) | {cells(guarded)} | {cells(plain)} "
+        f"| {statistics.median(guarded) / statistics.median(plain):.2f} | |",
         f"| the tasks' own time, in-process (ms, {len(tasks['own'])} calls) "
         f"| {cells(tasks['own'])} | | | | |",
     ]

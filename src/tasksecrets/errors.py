@@ -15,6 +15,7 @@ which is what flytekit raises for the same mistakes; code written for flytekit k
     ├── ConfigError (ValueError)            a configuration file or key that is not valid
     ├── ManifestError (ValueError)          a pod, AdmissionReview or Secret manifest that is not usable
     ├── InjectionError                      a secret the webhook could not inject into a pod
+    │   └── AccessDeniedError               the config's access policy refuses it (denies the pod)
     ├── KubernetesApiError                  the Kubernetes API refused or failed a request (has .status)
     ├── InjectorNotFoundError (ValueError)  no injector of that name, or its extra is not installed
     ├── StoreError                          the local encrypted secret store
@@ -31,6 +32,7 @@ Messages say what was wrong and how to fix it. They never carry a secret's value
 from __future__ import annotations
 
 __all__ = [
+    "AccessDeniedError",
     "ConfigError",
     "InjectionError",
     "InjectorNotFoundError",
@@ -86,6 +88,14 @@ class ManifestError(TaskSecretsError, ValueError):
 
 class InjectionError(TaskSecretsError):
     """A secret that could not be injected into a pod; the message names it and says why."""
+
+
+class AccessDeniedError(InjectionError):
+    """The config's access policy refuses a request to the pod's namespace: the pod is denied.
+
+    Not passed on to the next manager, and denied whatever ``onInjectionError`` says: another
+    manager serving the same names would hand the namespace what the policy keeps from it.
+    """
 
 
 class KubernetesApiError(TaskSecretsError):

@@ -36,6 +36,7 @@ from tasksecrets.sdk.secret import Secret
 __all__ = [
     "b32_decode",
     "b32_encode",
+    "count_pod_secrets",
     "decode_pod_secrets",
     "decode_secret",
     "encode_pod_metadata",
@@ -175,14 +176,15 @@ class _Tokenizer:
             self.i += 1
             return ("sym", c)
         if c in "\"'":
-            data = self._quoted()
-            # Adjacent quoted strings (either quote) are one string, as in Go and C.
+            parts = [self._quoted()]
+            # Adjacent quoted strings (either quote) are one string, as in Go and C: joined once at
+            # the end, so many short pieces cost their total length, not its square.
             while True:
                 self._skip()
                 if self.i >= len(self.s) or self.s[self.i] not in "\"'":
                     break
-                data += self._quoted()
-            return ('"', data)
+                parts.append(self._quoted())
+            return ('"', b"".join(parts))
         j = self.i
         while j < len(self.s) and self.s[j] in _IDENT_CHARS:
             j += 1
@@ -356,6 +358,12 @@ def decode_secret(value: str) -> Secret:
     """
     if not isinstance(value, str):
         raise WireError(f"an annotation value must be a string, got {type(value).__name__}")
+    if len(value) > MAX_ANNOTATION_BYTES:
+        # Checked before any decoding work: no encoder writes more, and it bounds what one costs.
+        raise WireError(
+            f"the value is {len(value)} characters, over the {MAX_ANNOTATION_BYTES}-byte limit of a "
+            "secret request (tasksecrets and Flyte write far less): the pod was not rendered by them"
+        )
     if len(value) <= DECODE_CACHE_MAX_CHARS:
         return _decode_cached(value)
     return _decode_uncached(value)
@@ -378,6 +386,14 @@ def _order(key: str) -> tuple[int, int, str]:
     if suffix.isascii() and suffix.isdigit():
         return (0, int(suffix), key)
     return (1, 0, key)
+
+
+def count_pod_secrets(annotations: Mapping[str, Any]) -> int:
+    """How many secret requests the annotations hold (keys as :func:`decode_pod_secrets` reads them).
+
+    Nothing is decoded: a count to check against a limit before any decoding work.
+    """
+    return sum(1 for key in annotations if isinstance(key, str) and key.startswith(ANNOTATION_PREFIX))
 
 
 def decode_pod_secrets(annotations: Mapping[str, Any]) -> list[Secret]:

@@ -11,6 +11,7 @@ changed, and refusals that leave the pod untouched.
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -27,7 +28,7 @@ from tasksecrets.managers.registry import canonical_manager_name, get_injector_c
 from tasksecrets.sdk.secret import MountType, Secret
 from tasksecrets.wire import encode_pod_metadata
 
-__all__ = ["InjectorConformance", "check_mutation", "make_pod", "mutate_checked"]
+__all__ = ["InjectorConformance", "check_mutation", "make_pod", "make_review_body", "mutate_checked"]
 
 
 def make_pod(
@@ -54,6 +55,21 @@ def make_pod(
     if annotations:
         metadata["annotations"] = annotations
     return {"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": spec}
+
+
+def make_review_body(pod: Any, *, uid: str = "uid-1", namespace: str | None = None) -> bytes:
+    """An AdmissionReview (v1) of ``pod`` as the API server sends it; ``namespace``: the request's."""
+    request: dict[str, Any] = {
+        "uid": uid,
+        "kind": {"kind": "Pod"},
+        "resource": {"resource": "pods"},
+        "object": pod,
+    }
+    if namespace is not None:
+        request["namespace"] = namespace
+    return json.dumps(
+        {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": request}
+    ).encode()
 
 
 def check_mutation(pod: Mapping[str, Any], result: MutationResult) -> None:

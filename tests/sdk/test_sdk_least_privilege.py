@@ -66,12 +66,14 @@ def test_version_must_match_when_both_give_one() -> None:
         read("kv1")
 
 
-def test_request_without_version_allows_any_version() -> None:
+def test_request_without_version_refuses_a_read_with_one() -> None:
     @task(secret_requests=[Secret(group="db", key="password")])
     def read() -> str:
         return str(current_context().secrets.get("db", "password", "kv2"))
 
-    assert read() == "FAKE-db"
+    with pytest.raises(SecretNotRequestedError, match="group_version='kv2'") as info:
+        read()
+    assert "FAKE-db" not in str(info.value)
 
 
 def test_attribute_access_is_checked_too() -> None:

@@ -1,8 +1,8 @@
-"""The reader's file lookups under least privilege: a version the request leaves open stays a version.
+"""The reader's file lookups under least privilege: a read-time version is never a path of its own.
 
-A request without ``group_version`` lets a task read any version of that secret (compatibility).
-That must not turn ``group_version`` into a path: an absolute or ``..`` version would point the
-file lookup at any file of the machine, which the request never named.
+A read with a ``group_version`` is allowed only when the task requested that version, so a version
+that is a path (absolute, ``..``) is refused before the file lookup could follow it to a file of the
+machine the request never named; a requested plain version is read.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from tasksecrets.errors import SecretNotRequestedError
 PLANTED = "fake-planted-outside-value-4471"
 
 
-@task(secret_requests=[Secret(group="user-info", key="token")])
+@task(secret_requests=[Secret(group="user-info", key="token"), Secret("user-info", "token", "v1")])
 def read_version(version: str) -> str:
     return str(current_context().secrets.get("user-info", "token", version))
 
@@ -33,7 +33,7 @@ def secrets_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return root
 
 
-def test_a_plain_version_is_read(secrets_dir: Path) -> None:
+def test_a_requested_version_is_read(secrets_dir: Path) -> None:
     assert read_version("v1") == "fake-requested-token-1"
 
 

@@ -40,6 +40,7 @@ from tasksecrets.managers.settings import Section
 from tasksecrets.yamltext import describe_yaml_error
 
 __all__ = [
+    "DEFAULT_MAX_SECRETS_PER_POD",
     "Config",
     "GlobalSecretsConfig",
     "WebhookConfig",
@@ -48,6 +49,10 @@ __all__ = [
     "load_config",
     "parse_config",
 ]
+
+# webhook.maxSecretsPerPod's default: far above what a task asks for (a few, rarely tens), low enough
+# that a review at the limit stays in milliseconds with every manager (benchmarks/large_pods.py).
+DEFAULT_MAX_SECRETS_PER_POD = 256
 
 # Flyte's SecretManagerType enum numbers, for configs that give the number.
 _MANAGER_NUMBERS = ("Global", "K8s", "AWS", "GCP", "Vault", "Embedded", "Azure")
@@ -99,6 +104,9 @@ class WebhookConfig(Section):
     # ENV_VAR requests to file-only managers (AWS, GCP, Vault, Azure) are served as files the task's
     # entrypoint exports into the env vars; false refuses them as Flyte does (docs/secret-managers.md).
     export_env_vars: bool = Field(default=True, alias="exportEnvVars")
+    # A pod with more secret requests is denied before any is decoded: what one review may cost is
+    # bounded (the webhook runs with failurePolicy: Fail). Generous for real pods (docs/webhook-config.md).
+    max_secrets_per_pod: int = Field(default=DEFAULT_MAX_SECRETS_PER_POD, alias="maxSecretsPerPod", ge=1)
 
     @field_validator("secret_manager_type", mode="before")
     @classmethod

@@ -4,14 +4,18 @@ No I/O, no clocks, no randomness of its own: the same pod and config give the sa
 managers see the pod's view (:class:`~tasksecrets.managers.podview.PodView`), never the pod, and
 the mutated pod is the patch applied to the pod, so an answer depends on the view alone.
 
-Annotations are decoded in index order (``s0``, ``s1``, ... ``s10``); for each secret Global is
+A pod with more secret requests than ``webhook.maxSecretsPerPod`` is denied before any annotation is
+decoded, whatever ``onInjectionError`` says: the limit bounds what one review costs. Annotations are
+decoded in index order (``s0``, ``s1``, ... ``s10``); for each secret Global is
 tried first, then the configured managers in order, and the first that injects wins. A secret
 that no manager injects denies the pod with a message naming each such secret and the reasons,
 unless the config says ``onInjectionError: admit`` (Flyte v1's behaviour): then the pod is admitted
-without it and the reasons go into ``warnings``. Undecodable annotations and pods that are not
-usable are always denied with code 400. What each secret's injection added is checked against the
-API server's rules (:mod:`tasksecrets.managers.validity`); a secret whose objects break one denies
-the pod whatever the config, as its edits are made: admitted, the pod would be rejected anyway.
+without it and the reasons go into ``warnings``. A request an access policy refuses
+(:class:`~tasksecrets.errors.AccessDeniedError`, Global's ``secrets.accessPolicy``) denies the pod
+whatever the config says. What each secret's injection added is checked against the API server's
+rules (:mod:`tasksecrets.managers.validity`); a secret whose objects break one denies the pod
+whatever the config too, as its edits are made: admitted, the pod would be rejected anyway.
+Undecodable annotations and pods that are not usable are always denied with code 400.
 """
 
 from __future__ import annotations
@@ -22,17 +26,19 @@ from typing import Any
 from tasksecrets.admission.config import Config, build_injector
 from tasksecrets.admission.memo import AnswerMemo
 from tasksecrets.admission.patches import apply_patch, build_patch
-from tasksecrets.errors import InjectionError, ManifestError, WireError
+from tasksecrets.contract import ANNOTATION_PREFIX
+from tasksecrets.errors import AccessDeniedError, InjectionError, ManifestError, WireError
 from tasksecrets.managers.editor import PodEditor
 from tasksecrets.managers.fragments import describe_secret
 from tasksecrets.managers.global_.injector import GlobalInjector
+from tasksecrets.managers.global_.policy import GlobalAccessPolicy
 from tasksecrets.managers.global_.source import GlobalSecretSource
 from tasksecrets.managers.plugin import Injector
 from tasksecrets.managers.podview import PodView
 from tasksecrets.managers.registry import get_plugin
 from tasksecrets.managers.validity import AddedObjectsCheck
 from tasksecrets.sdk.secret import Secret
-from tasksecrets.wire import decode_pod_secrets
+from tasksecrets.wire import count_pod_secrets, decode_pod_secrets
 
 __all__ = ["DENIED_CODE", "INVALID_CODE", "MutationResult", "Mutator", "mutate_pod"]
 
@@ -93,7 +99,7 @@ def _build_chain(config: Config, global_secrets: GlobalSecretSource | None) -> l
     # Global is skipped when it holds nothing: it could only decline.
     chain: list[Injector] = []
     if global_secrets is not None and not global_secrets.holds_nothing:
-        chain.append(GlobalInjector(global_secrets))
+        chain.append(GlobalInjector(global_secrets, policy=GlobalAccessPolicy.from_settings(config.secrets)))
     for name in config.webhook.manager_names():
         if name.lower() != "global":
             chain.append(build_injector(get_plugin(name), config))
@@ -117,6 +123,7 @@ class Mutator:
     ) -> None:
         self.config = config
         self.admit_on_error = config.webhook.on_injection_error == "admit"
+        self.max_secrets = config.webhook.max_secrets_per_pod
         chain = _build_chain(config, global_secrets) if injectors is None else injectors
         self.injectors: tuple[Injector, ...] = tuple(chain)
         deterministic = all(getattr(i, "deterministic", False) for i in self.injectors)
@@ -133,6 +140,9 @@ class Mutator:
             editor = PodEditor(view)
         except ManifestError as exc:
             return _deny(pod, f"the pod cannot be mutated: {exc}", code=INVALID_CODE)
+        over = self._over_the_limit(editor)
+        if over is not None:
+            return _deny(pod, over, code=DENIED_CODE)
         try:
             secrets = decode_pod_secrets(editor.original_annotations)
         except WireError as exc:
@@ -150,6 +160,17 @@ class Mutator:
         except _Denied as denied:
             return _deny(pod, denied.reason, code=denied.code)
         return self._result(pod, editor, injections, failures)
+
+    def _over_the_limit(self, editor: PodEditor) -> str | None:
+        # Counted, not decoded: a pod of many (or huge) annotations costs one pass over their keys.
+        count = count_pod_secrets(editor.original_annotations)
+        if count <= self.max_secrets:
+            return None
+        return (
+            f"the pod has {count} secret requests ({ANNOTATION_PREFIX}* annotations), over the limit of "
+            f"{self.max_secrets} per pod: request fewer secrets, or raise webhook.maxSecretsPerPod in the "
+            "webhook's config"
+        )
 
     def may_remember(self, result: MutationResult) -> bool:
         """Whether ``result`` may be remembered for its pod's view: admitted, no warnings, no values."""
@@ -188,6 +209,8 @@ class Mutator:
             try:
                 if injector.inject(secret, editor):
                     return injector.name, reasons
+            except AccessDeniedError as exc:  # never passed on: the next manager would serve it
+                raise _Denied(f"{describe_secret(secret)}: {injector.name}: {exc}", DENIED_CODE) from None
             except InjectionError as exc:
                 reasons.append(f"{injector.name}: {exc}")
             except ManifestError as exc:

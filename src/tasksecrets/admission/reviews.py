@@ -28,6 +28,7 @@ from tasksecrets.admission.memo import Remembered
 from tasksecrets.admission.mutator import INVALID_CODE, MutationResult, Mutator
 from tasksecrets.managers.global_.source import GlobalSecretSource
 from tasksecrets.managers.podview import PodView
+from tasksecrets.sdk.masking import SECURE
 
 __all__ = ["REVIEW_VERSIONS", "ReviewOutcome", "handle_review", "review", "review_body"]
 
@@ -48,6 +49,13 @@ class ReviewOutcome(NamedTuple):
     outcome: str
     result: MutationResult | None = None
     managers: Sequence[str] = ()
+
+    def __repr__(self) -> str:
+        # The body's patch (base64) may carry values Global injected.
+        return (
+            f"ReviewOutcome(status={self.status}, body={SECURE}, outcome={self.outcome!r}, "
+            f"result={self.result!r}, managers={list(self.managers)!r})"
+        )
 
 
 def _is_text(value: object) -> bool:
@@ -151,7 +159,7 @@ def review(
     memo = mutator.answers if isinstance(body, bytes) else None
     pod = request["object"]
     try:
-        view = PodView.of(pod)
+        view = PodView.of(pod, namespace=request.get("namespace"))
         key = exact_key(view.data) if memo is not None else None
         hit = memo.get(key) if memo is not None and key is not None else None
         if hit is not None:

@@ -30,13 +30,19 @@ __all__ = ["execute_cmd", "run_task_in_process"]
 
 
 class _MaskingStream:
-    """A text stream that masks registered secret values in what the task prints."""
+    """A text stream that masks registered secret values in what the task prints.
+
+    Line-buffered, as on a terminal: what a task printed reaches its runner even when the task is
+    stopped by a signal (a pipe's block buffer would die with it).
+    """
 
     def __init__(self, inner: TextIO) -> None:
         self._inner = inner
 
     def write(self, text: str) -> int:
         self._inner.write(mask_text(text))
+        if "\n" in text:
+            self._inner.flush()
         return len(text)
 
     def __getattr__(self, name: str) -> Any:

@@ -4,12 +4,18 @@ The file is imported here; a workflow's body runs in this process and every task
 through :class:`~tasksecrets.local.runner.LocalClusterExecutor` (pod, mutation, local kubelet, own
 process). On a terminal each task gets a progress line (name, pod, secrets by manager, duration);
 into a pipe only the outputs are printed. Outputs, task output and errors are masked with every
-secret value a task received. Exit codes: 0 done, 1 a task (or the workflow, or the file's import)
-failed, 2 usage errors (file, name, inputs, project/domain, config).
+secret value a task received. Exit codes (:data:`EPILOG`): 0 done, 1 a task (or the workflow, or
+the file's import) failed, 2 usage errors (file, name, inputs, project/domain, config), 128 + the
+signal when stopped by SIGINT, SIGTERM or SIGHUP (130, 143, 129): the running task's process group
+is stopped, what it printed is shown, its private directory is removed.
+
+Before its first task the runner hardens itself (:func:`~tasksecrets.local.procguard.harden_runner`):
+not dumpable, no core dumps, so its tasks cannot read its memory or environment through ``/proc``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import traceback
@@ -20,6 +26,7 @@ import click
 
 from tasksecrets.cli.run_inputs import parse_inputs
 from tasksecrets.errors import ConfigError, ManifestError, TaskDeclarationError, TaskSecretsError
+from tasksecrets.local.procguard import StopRequested, harden_runner, stop_on_signals
 from tasksecrets.local.runner import LocalClusterExecutor, TaskRun
 from tasksecrets.sdk.executor import use_executor
 from tasksecrets.sdk.loader import load_module
@@ -27,7 +34,13 @@ from tasksecrets.sdk.secret import Secret
 from tasksecrets.sdk.task import Task
 from tasksecrets.sdk.workflow import Workflow
 
-__all__ = ["run_cmd"]
+__all__ = ["EPILOG", "run_cmd"]
+
+EPILOG = """\b
+Exit status: 0 done; 1 a task, the workflow or the file's import failed; 2 a usage error;
+130, 143, 129 stopped by SIGINT, SIGTERM, SIGHUP (128 + signal): the running task is stopped
+(its process group: SIGTERM, SIGKILL 2 s later), what it printed is shown, its files removed.
+"""
 
 
 class _Progress:
@@ -60,9 +73,9 @@ class _Progress:
             pod = f"pod {escape(run.pod_name)}" if run.pod_name else "no pod"
             line = f"{mark} [bold]{escape(run.task_name)}[/]  [dim]{pod}[/]  {secrets or 'no secrets'}"
             self.console.print(f"{line}  [dim]{run.total_s * 1000:.0f} ms[/]")
-            if run.output.strip() and run.ok:
+            if run.output.strip() and (run.ok or run.stopped):
                 self.console.print(escape(run.output.rstrip()), style="dim")
-        elif run.output.strip() and run.ok:
+        elif run.output.strip() and (run.ok or run.stopped):
             click.echo(run.output.rstrip(), err=True)
 
 
@@ -136,7 +149,7 @@ def _print_outputs(items: list[tuple[str, Any]], executor: LocalClusterExecutor,
         click.echo(f"{name}: {text}")
 
 
-@click.command("run", context_settings={"help_option_names": ["-h", "--help"]})
+@click.command("run", context_settings={"help_option_names": ["-h", "--help"]}, epilog=EPILOG)
 @click.argument("file", metavar="FILE.py")
 @click.argument("name")
 @click.option(
@@ -155,6 +168,16 @@ def run_cmd(
     file: str, name: str, project: str, domain: str, inputs: tuple[str, ...], config_path: str | None
 ) -> None:
     """Run workflow or task NAME of FILE.py, each task as a pod with its secrets injected."""
+    try:
+        with stop_on_signals():
+            _run(file, name, project=project, domain=domain, inputs=inputs, config_path=config_path)
+    except StopRequested as stop:
+        _exit_stopped(stop, None)
+
+
+def _run(
+    file: str, name: str, *, project: str, domain: str, inputs: tuple[str, ...], config_path: str | None
+) -> None:
     from tasksecrets.admission.config import load_config
     from tasksecrets.pods import pod_namespace
 
@@ -171,6 +194,7 @@ def run_cmd(
     kind = "workflow" if isinstance(entity, Workflow) else "task"
     kwargs = parse_inputs(inputs, entity.inputs, fn=entity.fn, owner=f"{kind} {entity.name!r}")
 
+    harden_runner()  # before the first secret is read; usage errors came first, from here on tasks run
     terminal = sys.stdout.isatty()
     progress = _Progress(terminal=terminal)
     executor = LocalClusterExecutor(
@@ -179,6 +203,8 @@ def run_cmd(
     try:
         with executor, use_executor(executor):
             result = entity(**kwargs)
+    except StopRequested as stop:
+        _exit_stopped(stop, executor)
     except TaskSecretsError as exc:
         click.echo(f"error: {executor.mask(str(exc))}", err=True)
         sys.exit(1)
@@ -188,3 +214,17 @@ def run_cmd(
         )
         sys.exit(1)
     _print_outputs(_output_items(entity, result), executor, terminal=terminal)
+
+
+def _exit_stopped(stop: StopRequested, executor: LocalClusterExecutor | None) -> None:
+    # What the stopped task printed was shown by its progress line; say what happened, no traceback.
+    detail = ""
+    if executor is not None:
+        executor.shutdown()
+        stopped = [run for run in executor.runs if run.stopped]
+        if stopped:
+            run = stopped[-1]
+            detail = f": task {run.task_name!r} (pod {run.pod_name}) was stopped, its files removed"
+    with contextlib.suppress(OSError):  # after SIGHUP the terminal may be gone: the status still says it
+        click.echo(f"stopped by {stop}{detail}", err=True)
+    sys.exit(stop.exit_code)

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tasksecrets.errors import StoreKeyError
+from tasksecrets.sdk.masking import SECURE
 
 __all__ = [
     "HOME_ENV",
@@ -54,7 +55,7 @@ class MasterKey:
     source: str
 
     def __repr__(self) -> str:
-        return f"MasterKey(source={self.source!r}, key=[secure])"
+        return f"MasterKey(source={self.source!r}, key={SECURE})"
 
 
 def default_home() -> Path:
@@ -84,32 +85,45 @@ def key_file_path(home: Path) -> Path:
     return Path(env).expanduser() if env else home / _KEY_FILE_NAME
 
 
-def decode_master_key(text: str | bytes, *, source: str) -> bytes:
-    """Decode the base64 text of a master key; raise StoreKeyError naming ``source`` if malformed."""
+def decode_master_key(text: str | bytes, *, source: str, in_use: bool = False) -> bytes:
+    """Decode the base64 text of a master key; raise StoreKeyError naming ``source`` if malformed.
+
+    ``in_use``: the store already holds secrets, so the fix is the key that created them (a new key
+    cannot open them), not a new one.
+    """
+    if in_use:
+        fix = (
+            "the store already holds secrets, which only the key that created them opens (a new key "
+            f"cannot): restore the key file from a backup, or set {MASTER_KEY_ENV} to that key"
+        )
+    else:
+        fix = f"generate one with: {_GENERATE_HINT}"
     try:
         raw = base64.b64decode(text.strip(), validate=True)
     except (binascii.Error, ValueError):
         raise StoreKeyError(
             f"{source} is not a valid master key: expected the base64 encoding of {KEY_SIZE} random "
-            f"bytes; generate one with: {_GENERATE_HINT}"
+            f"bytes; {fix}"
         ) from None
     if len(raw) != KEY_SIZE:
         raise StoreKeyError(
-            f"{source} is not a valid master key: it decodes to {len(raw)} bytes, expected {KEY_SIZE}; "
-            f"generate one with: {_GENERATE_HINT}"
+            f"{source} is not a valid master key: it decodes to {len(raw)} bytes, expected {KEY_SIZE}; {fix}"
         )
     return raw
 
 
-def find_master_key(home: Path, *, master_key: bytes | None = None) -> MasterKey | None:
-    """The master key to use for the store in ``home``, or None if there is none yet."""
+def find_master_key(home: Path, *, master_key: bytes | None = None, in_use: bool = False) -> MasterKey | None:
+    """The master key to use for the store in ``home``, or None if there is none yet.
+
+    ``in_use``: the store holds secrets already (a malformed key is then to be restored, not replaced).
+    """
     if master_key is not None:
         if not isinstance(master_key, bytes) or len(master_key) != KEY_SIZE:
             raise StoreKeyError(f"the master_key argument must be {KEY_SIZE} bytes (raw, not base64)")
         return MasterKey(master_key, "the master_key argument")
     env = os.environ.get(MASTER_KEY_ENV)
     if env is not None:
-        return MasterKey(decode_master_key(env, source=MASTER_KEY_ENV), MASTER_KEY_ENV)
+        return MasterKey(decode_master_key(env, source=MASTER_KEY_ENV, in_use=in_use), MASTER_KEY_ENV)
     path = key_file_path(home)
     try:
         text = path.read_bytes()
@@ -118,7 +132,7 @@ def find_master_key(home: Path, *, master_key: bytes | None = None) -> MasterKey
     except OSError as exc:
         raise StoreKeyError(f"cannot read the key file {path}: {exc.strerror}") from None
     source = f"the key file {path}"
-    return MasterKey(decode_master_key(text, source=source), source)
+    return MasterKey(decode_master_key(text, source=source, in_use=in_use), source)
 
 
 def create_key_file(home: Path) -> MasterKey:

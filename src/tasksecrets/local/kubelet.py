@@ -45,7 +45,7 @@ from tasksecrets.managers.registry import (
     registered_materializers,
     unregister_materializer,
 )
-from tasksecrets.sdk.masking import mask_values
+from tasksecrets.sdk.masking import SECURE, mask_values, secure_names
 
 if TYPE_CHECKING:
     from tasksecrets.local.store import SecretStore
@@ -78,6 +78,15 @@ class MaterializedPod:
     env: dict[str, str]
     secret_values: list[str] = field(default_factory=list)
     delivered: list[str] = field(default_factory=list)
+
+    def __repr__(self) -> str:
+        # Names only: env values may be secrets (Global's, secretKeyRef's), and the command may hold
+        # them through $(VAR) references.
+        return (
+            f"MaterializedPod(name={self.name!r}, namespace={self.namespace!r}, root={str(self.root)!r}, "
+            f"command={mask_values(self.secret_values, repr(self.command))}, env={secure_names(self.env)}, "
+            f"secret_values={SECURE}, delivered={self.delivered!r})"
+        )
 
     def cleanup(self) -> None:
         """Remove the private directory and everything in it."""

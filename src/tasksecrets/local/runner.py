@@ -10,8 +10,19 @@ Per call, :class:`LocalClusterExecutor` does what a cluster would:
 3. materialize it with the local kubelet (:mod:`tasksecrets.local.kubelet`): secrets from the
    encrypted store of the pod's namespace, files under the private directory;
 4. run the container's command in a child process whose environment is the runner's, scrubbed of
-   every secret-like variable (:func:`scrub_environ`), plus the pod's env; read the outputs back;
-5. remove the private directory, whatever happened.
+   every secret-like variable (:func:`scrub_environ`), plus the pod's env; read the outputs back.
+   The child runs in its own process group, dies with the runner and dumps no core
+   (:mod:`tasksecrets.local.procguard`);
+5. remove the private directory, whatever happened. The directory names its runner, so one left by a
+   runner that was SIGKILLed is removed by the next executor's first task
+   (:mod:`tasksecrets.local.workdirs`).
+
+On any exception while a task runs (:class:`~tasksecrets.local.procguard.StopRequested` for a stop signal, see
+:func:`~tasksecrets.local.procguard.stop_on_signals`) while a task runs, its process group is stopped,
+what it printed is kept (masked) in its :class:`TaskRun`, and the exception goes on;
+:meth:`LocalClusterExecutor.shutdown` makes sure nothing is left. The executor does not harden the
+process it runs in: ``tasksecrets run`` calls :func:`~tasksecrets.local.procguard.harden_runner`
+before its first task, and a program that runs tasks with this executor should do the same.
 
 A failed task raises :class:`~tasksecrets.errors.TaskExecutionError` carrying its traceback with every
 value the runner delivered masked.
@@ -22,7 +33,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -40,6 +50,8 @@ from tasksecrets.contract import (
 )
 from tasksecrets.errors import TaskExecutionError
 from tasksecrets.local.kubelet import materialize_pod, remove_tree
+from tasksecrets.local.procguard import blocked_stop_signals, spawn_task, stop_process_group
+from tasksecrets.local.workdirs import make_task_dir, sweep_orphans
 from tasksecrets.sdk.masking import mask_values
 from tasksecrets.sdk.secret import Secret
 from tasksecrets.sdk.values import read_values, write_values
@@ -120,7 +132,8 @@ class TaskRun:
 
     ``injections`` pairs ``group/key`` with the manager that injected it; ``prepare_s`` is render +
     mutate + materialize, ``process_s`` the child process from spawn to exit, ``total_s`` all of it
-    including cleanup. ``output`` is what the task printed (masked).
+    including cleanup. ``output`` is what the task printed (masked). ``stopped``: the runner was
+    told to stop while the task ran, and stopped it.
     """
 
     task_name: str
@@ -132,6 +145,7 @@ class TaskRun:
     process_s: float = 0.0
     total_s: float = 0.0
     output: str = ""
+    stopped: bool = False
 
 
 class RunReporter(Protocol):
@@ -180,6 +194,9 @@ class LocalClusterExecutor:
         self._store_source = store
         self._store: SecretStore | None = None
         self._mutator: Mutator | None = None
+        self._swept = False
+        self._task_dirs: set[Path] = set()
+        self._process: subprocess.Popen[bytes] | None = None
 
     # -- the Executor protocol ----------------------------------------------------------------
 
@@ -190,11 +207,16 @@ class LocalClusterExecutor:
         if self.reporter is not None:
             self.reporter.task_started(task.name)
         started = time.perf_counter()
-        work = Path(tempfile.mkdtemp(prefix="tasksecrets-task-"))
+        if not self._swept:
+            self._swept = True
+            sweep_orphans()
+        work = make_task_dir()
+        self._task_dirs.add(work)
         try:
             return self._run_in(work, task, inputs, run, started)
         finally:
             remove_tree(work)
+            self._task_dirs.discard(work)
             run.total_s = time.perf_counter() - started
             if self.reporter is not None:
                 self.reporter.task_finished(run)
@@ -209,6 +231,19 @@ class LocalClusterExecutor:
     def mask(self, text: str) -> str:
         """``text`` with every delivered secret value replaced by ``********``."""
         return mask_values(self._values, text)
+
+    def shutdown(self) -> None:
+        """Stop the task process still running, if any, and remove every task directory left.
+
+        For a runner told to stop: the stop may have come at any point of a task call, its cleanup
+        included, so this does again what that call would have done. Calling it twice is harmless.
+        """
+        if self._process is not None and self._process.returncode is None:
+            stop_process_group(self._process)
+        self._process = None
+        for work in list(self._task_dirs):
+            remove_tree(work)
+            self._task_dirs.discard(work)
 
     def close(self) -> None:
         """Close the store if this executor opened it."""
@@ -283,18 +318,12 @@ class LocalClusterExecutor:
             env.update(materialized.env)
             spawned = time.perf_counter()
             run.prepare_s = spawned - started
-            done = subprocess.run(
-                materialized.command, env=env, stdin=subprocess.DEVNULL, capture_output=True, check=False
-            )
+            returncode, stdout, stderr = self._run_process(materialized.command, env, run)
             run.process_s = time.perf_counter() - spawned
-        stdout = self.mask(done.stdout.decode("utf-8", errors="replace"))
-        stderr = self.mask(done.stderr.decode("utf-8", errors="replace"))
         run.output = stdout + stderr
-        if done.returncode != 0:
+        if returncode != 0:
             how = (
-                f"was killed by signal {-done.returncode}"
-                if done.returncode < 0
-                else f"exited with code {done.returncode}"
+                f"was killed by signal {-returncode}" if returncode < 0 else f"exited with code {returncode}"
             )
             # The entrypoint's own "error: task ... failed:" line would repeat the one above it.
             detail = stderr.rstrip().removeprefix(f"error: task {task.name!r} failed:\n")
@@ -310,6 +339,27 @@ class LocalClusterExecutor:
             ) from None
         run.ok = True
         return outputs
+
+    def _run_process(self, command: list[str], env: dict[str, str], run: TaskRun) -> tuple[int, str, str]:
+        # The exit status and what the task printed, masked; on a stop, its whole group stopped.
+        try:
+            with blocked_stop_signals():  # a stop that comes meanwhile is raised once we hold the process
+                self._process = spawn_task(command, env=env)
+            out, err = self._process.communicate()
+            returncode = self._process.returncode
+        except BaseException:
+            if self._process is None:
+                raise
+            out, err = stop_process_group(self._process)
+            run.stopped = True
+            run.output = self._decode(out) + self._decode(err)
+            raise
+        finally:
+            self._process = None
+        return returncode, self._decode(out), self._decode(err)
+
+    def _decode(self, data: bytes) -> str:
+        return self.mask(data.decode("utf-8", errors="replace"))
 
     def _remember(self, values: Iterable[str]) -> None:
         for value in values:

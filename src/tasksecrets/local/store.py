@@ -7,9 +7,12 @@ Layout under the store's home (``TASKSECRETS_HOME``, default the user's data dir
       master.key        mode 0600, base64 of the 32-byte master key (see keys.py)
 
 Each value is encrypted with AES-256-GCM under a fresh random 96-bit nonce; the associated data
-binds the ciphertext to its namespace, secret name and key, so a value moved to another row fails
-to decrypt instead of being read as something else. Names, keys, types, sizes and timestamps are
-stored in the clear (as ``kubectl get secrets`` shows them); values never are.
+binds the ciphertext to its namespace, secret name and key, and to the secret's list of keys, so a
+value moved to another row, or a secret that lost or gained a row, fails to decrypt instead of being
+read as something else. Names, keys, types, sizes and timestamps are stored in the clear (as
+``kubectl get secrets`` shows them); values never are. A damaged database file is reported as such
+(SQLite's errors; a secret found without keys is checked with ``PRAGMA integrity_check``), with the
+way to restore it, and never read as values.
 
 A key-check record, written with the first secret, tells a wrong key apart from damaged data.
 Every write is one ``BEGIN IMMEDIATE`` transaction per secret (all its keys or none) committed with
@@ -41,6 +44,7 @@ from tasksecrets.errors import (
     StoredSecretNotFoundError,
     StoreError,
     StoreKeyError,
+    TaskSecretsError,
 )
 from tasksecrets.local.keys import (
     MASTER_KEY_ENV,
@@ -72,7 +76,8 @@ CREATE TABLE IF NOT EXISTS secret_values (
     PRIMARY KEY (namespace, name, key));
 """
 _MAX_LISTED = 20
-_SQLITE_BUSY, _SQLITE_LOCKED = 5, 6  # primary result codes (sqlite3 names them only from Python 3.11)
+# SQLite's primary result codes (sqlite3 names them only from Python 3.11)
+_SQLITE_BUSY, _SQLITE_LOCKED, _SQLITE_CORRUPT, _SQLITE_NOTADB = 5, 6, 11, 26
 
 
 @dataclass(frozen=True)
@@ -121,10 +126,10 @@ class SecretStore:
         if master_key is not None:
             find_master_key(store._home, master_key=master_key)  # rejects a malformed key now
         try:
-            with store._lock:
+            with store._lock, store._reporting_io_errors(writing=False):
                 conn = store._connect(create=False)
                 if conn is not None and _read_key_check(conn) is not None:
-                    found = find_master_key(store._home, master_key=master_key)
+                    found = find_master_key(store._home, master_key=master_key, in_use=True)
                     if found is not None:
                         store._verify_key(conn, found)
         except BaseException:
@@ -186,6 +191,7 @@ class SecretStore:
         if not secret_type or not isinstance(secret_type, str):
             raise StoreError("the secret type must be a non-empty string such as 'Opaque'")
         now = _now()
+        keys = sorted(data)
         with self._write() as (conn, aead):
             assert aead is not None
             row = conn.execute(
@@ -205,11 +211,15 @@ class SecretStore:
             conn.executemany(
                 "INSERT INTO secret_values (namespace, name, key, nonce, ciphertext, size) "
                 "VALUES (?,?,?,?,?,?)",
-                [
-                    (namespace, name, key, *_encrypt(aead, value, _aad(namespace, name, key)), len(value))
-                    for key, value in sorted(data.items())
-                ],
+                [self._value_row(aead, namespace, name, key, data[key], keys) for key in keys],
             )
+
+    @staticmethod
+    def _value_row(
+        aead: AESGCM, namespace: str, name: str, key: str, value: bytes, keys: builtins.list[str]
+    ) -> tuple[str, str, str, bytes, bytes, int]:
+        nonce, ciphertext = _encrypt(aead, value, _aad(namespace, name, key, keys))
+        return namespace, name, key, nonce, ciphertext, len(value)
 
     def delete(self, namespace: str, name: str) -> None:
         """Delete a secret and all its keys; StoredSecretNotFoundError if it does not exist."""
@@ -247,7 +257,10 @@ class SecretStore:
                 "WHERE namespace = ? AND name = ? ORDER BY key",
                 (namespace, name),
             ).fetchall()
-        return {key: _decrypt(aead, nonce, ct, namespace, name, key) for key, nonce, ct in rows}
+            keys = [row[0] for row in rows]
+            if not keys:
+                self._check_intact(conn)
+            return {key: _decrypt(aead, nonce, ct, namespace, name, key, keys) for key, nonce, ct in rows}
 
     def get_value(self, namespace: str, name: str, key: str) -> bytes:
         """One key of a secret, decrypted; StoredSecretNotFoundError names the keys it does have."""
@@ -288,15 +301,18 @@ class SecretStore:
             if conn is None:
                 return []
             rows = conn.execute(sql + " ORDER BY s.namespace, s.name, v.key", params).fetchall()
-        grouped: dict[tuple[str, str], tuple[str, str, str, dict[str, int]]] = {}
-        for ns, name, type_, created, updated, key, size in rows:
-            entry = grouped.setdefault((ns, name), (type_, created, updated, {}))
-            if key is not None:
-                entry[3][key] = size
-        return [
-            SecretInfo(ns, name, type_, tuple(sizes), sizes, _parse_time(created), _parse_time(updated))
-            for (ns, name), (type_, created, updated, sizes) in grouped.items()
-        ]
+            grouped: dict[tuple[str, str], tuple[str, str, str, dict[str, int]]] = {}
+            for ns, name, type_, created, updated, key, size in rows:
+                entry = grouped.setdefault((ns, name), (type_, created, updated, {}))
+                if key is not None:
+                    entry[3][key] = size
+            if any(not entry[3] for entry in grouped.values()):
+                self._check_intact(conn)
+            # Inside the read: a timestamp that does not parse is damage, reported as such.
+            return [
+                SecretInfo(ns, name, type_, tuple(sizes), sizes, _parse_time(created), _parse_time(updated))
+                for (ns, name), (type_, created, updated, sizes) in grouped.items()
+            ]
 
     def namespaces(self) -> builtins.list[str]:
         """The namespaces that hold at least one secret, sorted."""
@@ -326,13 +342,15 @@ class SecretStore:
             conn.execute("PRAGMA synchronous = FULL")
         except sqlite3.DatabaseError as exc:
             conn.close()
-            raise StoreError(f"cannot open the store database {self._db_path}: {exc}") from None
+            if _is_damage(exc):
+                raise self._damaged_error(str(exc)) from None
+            raise self._failed_error(str(exc)) from None
         self._conn = conn
         return conn
 
     @contextmanager
     def _read(self) -> Iterator[sqlite3.Connection | None]:
-        with self._lock:
+        with self._lock, self._reporting_io_errors(writing=False):
             conn = self._connect(create=False)
             if conn is None or not _has_schema(conn):
                 yield None
@@ -345,7 +363,7 @@ class SecretStore:
 
     @contextmanager
     def _write(self, *, need_key: bool = True) -> Iterator[tuple[sqlite3.Connection, AESGCM | None]]:
-        with self._lock, self._reporting_io_errors():
+        with self._lock, self._reporting_io_errors(writing=True):
             conn = self._connect(create=True)
             assert conn is not None
             key = self._key_for_write(conn) if need_key else None
@@ -370,32 +388,69 @@ class SecretStore:
             conn.execute("COMMIT")
 
     @contextmanager
-    def _reporting_io_errors(self) -> Iterator[None]:
-        # Parameters are bound, never pasted into SQL, so these messages cannot hold a value.
+    def _reporting_io_errors(self, *, writing: bool) -> Iterator[None]:
+        # Parameters are bound, never pasted into SQL, so these messages cannot hold a value; nor can
+        # SQLite's, which name the failure only. Values are encrypted, so damage never reads as one.
         try:
             yield
+        except TaskSecretsError:
+            raise
         except sqlite3.DatabaseError as exc:
-            raise StoreError(f"the store database {self._db_path} failed: {exc}") from None
+            if _is_damage(exc):
+                raise self._damaged_error(str(exc)) from None
+            raise self._failed_error(str(exc)) from None
+        except UnicodeDecodeError:
+            # A name or type whose bytes were changed (SQLite hands text back as it finds it).
+            raise self._damaged_error("it holds text that is not UTF-8") from None
+        except ValueError:
+            if writing:
+                raise
+            # A timestamp that does not parse (the store writes ISO 8601 only).
+            raise self._damaged_error("it holds a timestamp that does not parse") from None
         except OSError as exc:
             where = exc.filename or self._home
+            verb = "write" if writing else "read"
             raise StoreError(
-                f"cannot write the store at {where}: {exc.strerror or exc}; check its permissions or set "
-                "TASKSECRETS_HOME to a writable directory"
+                f"cannot {verb} the store at {where}: {exc.strerror or exc}; check its permissions or set "
+                f"TASKSECRETS_HOME to a {'writable' if writing else 'readable'} directory"
             ) from None
+
+    def _check_intact(self, conn: sqlite3.Connection) -> None:
+        # A secret without keys is rare, and is also what a damaged index shows (its rows are not
+        # found, no error raised): told apart by SQLite's full check, paid only then.
+        problems = [row[0] for row in conn.execute("PRAGMA integrity_check(1)")]
+        if problems != ["ok"]:
+            raise self._damaged_error(f"SQLite's integrity check: {problems[0]}")
+
+    def _failed_error(self, what: str) -> StoreError:
+        # Not damage SQLite can name (a read-only file, a lock held too long, a header it refuses).
+        return StoreError(
+            f"the store database {self._db_path} failed ({what}): check that you can read and write "
+            f"{self._home} and the files in it; if the database was changed outside tasksecrets, "
+            "restore it from a backup"
+        )
+
+    def _damaged_error(self, what: str) -> StoreError:
+        return StoreError(
+            f"the store database {self._db_path} is damaged ({what}): restore it from a backup, or start "
+            f"over: move it (and any {DB_FILE_NAME}-wal and -shm beside it) out of {self._home} and "
+            "create the secrets again with 'tasksecrets create secret generic ...'"
+        )
 
     def _key_for_write(self, conn: sqlite3.Connection) -> MasterKey:
         if self._key is not None:
             return self._key
-        found = find_master_key(self._home, master_key=self._explicit_key)
+        in_use = _read_key_check(conn) is not None
+        found = find_master_key(self._home, master_key=self._explicit_key, in_use=in_use)
         if found is None:
-            if _has_schema(conn) and _read_key_check(conn) is not None:
+            if in_use:
                 raise self._missing_key_error()
             found = create_key_file(self._home)  # first write of a new store
         return found
 
     def _aead_for_read(self, conn: sqlite3.Connection) -> AESGCM:
         if self._key is None:
-            found = find_master_key(self._home, master_key=self._explicit_key)
+            found = find_master_key(self._home, master_key=self._explicit_key, in_use=True)
             if found is None:
                 raise self._missing_key_error()
             self._verify_key(conn, found)
@@ -468,6 +523,15 @@ def _enable_wal(conn: sqlite3.Connection) -> None:
             time.sleep(0.005)
 
 
+def _is_damage(exc: sqlite3.DatabaseError) -> bool:
+    # SQLITE_CORRUPT and SQLITE_NOTADB (primary codes); before Python 3.11 sqlite3 gives no code,
+    # and a damaged file raises the base class itself (others raise OperationalError and the like).
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is None:
+        return type(exc) is sqlite3.DatabaseError
+    return code & 0xFF in (_SQLITE_CORRUPT, _SQLITE_NOTADB)
+
+
 def _has_schema(conn: sqlite3.Connection) -> bool:
     row = conn.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone()
     return bool(row[0])
@@ -485,9 +549,14 @@ def _make_key_check(key: bytes) -> bytes:
     return nonce + AESGCM(key).encrypt(nonce, _KEY_CHECK_PLAINTEXT, _KEY_CHECK_AAD)
 
 
-def _aad(namespace: str, name: str, key: str) -> bytes:
-    # NUL cannot occur in any of the three names, so the encoding is unambiguous.
-    return b"\0".join((b"tasksecrets/value/v1", namespace.encode(), name.encode(), key.encode()))
+def _aad(namespace: str, name: str, key: str, keys: builtins.list[str] | None) -> bytes:
+    # NUL cannot occur in any of the names, so the encoding is unambiguous. v2 (what is written)
+    # binds the secret's sorted key list as well, so a lost or added row fails to decrypt too; v1
+    # (``keys`` None) is read for values written before.
+    names = (namespace.encode(), name.encode(), key.encode())
+    if keys is None:
+        return b"\0".join((b"tasksecrets/value/v1", *names))
+    return b"\0".join((b"tasksecrets/value/v2", *names, b"", *(k.encode() for k in keys)))
 
 
 def _encrypt(aead: AESGCM, value: bytes, aad: bytes) -> tuple[bytes, bytes]:
@@ -495,15 +564,20 @@ def _encrypt(aead: AESGCM, value: bytes, aad: bytes) -> tuple[bytes, bytes]:
     return nonce, aead.encrypt(nonce, value, aad)
 
 
-def _decrypt(aead: AESGCM, nonce: bytes, ciphertext: bytes, namespace: str, name: str, key: str) -> bytes:
-    try:
-        return aead.decrypt(bytes(nonce), bytes(ciphertext), _aad(namespace, name, key))
-    except InvalidTag:
-        raise StoreError(
-            f"key {key!r} of secret {name!r} in namespace {namespace!r} does not decrypt although the "
-            "master key is right: the database was changed outside tasksecrets or is damaged; "
-            f"recreate the secret (tasksecrets delete secret {name} -n {namespace}, then create it again)"
-        ) from None
+def _decrypt(
+    aead: AESGCM, nonce: bytes, ciphertext: bytes, namespace: str, name: str, key: str, keys: list[str]
+) -> bytes:
+    for version_keys in (keys, None):  # each ciphertext opens under the one AAD it was written with
+        try:
+            return aead.decrypt(bytes(nonce), bytes(ciphertext), _aad(namespace, name, key, version_keys))
+        except InvalidTag:
+            pass
+    raise StoreError(
+        f"key {key!r} of secret {name!r} in namespace {namespace!r} does not decrypt although the "
+        "master key is right: the database was changed outside tasksecrets or is damaged; restore "
+        f"it from a backup, or recreate the secret (tasksecrets delete secret {name} -n {namespace}, "
+        "then create it again)"
+    )
 
 
 def _now() -> str:

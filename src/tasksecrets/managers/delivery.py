@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 
 from tasksecrets.contract import EXPORT_ANNOTATION, EXPORT_ENV_VAR, POD_SECRETS_DIR, MountType
 from tasksecrets.errors import InjectionError
-from tasksecrets.managers.editor import PodEditor
+from tasksecrets.managers.editor import MappingCodec, PodEditor
 from tasksecrets.managers.fragments import (
     check_env_var,
     env_prefix_var,
@@ -67,13 +67,21 @@ def export_env_names(secret: Secret) -> list[str]:
     return [n for n in names if "=" not in n and "\0" not in n]
 
 
+def _parse_exports(text: str) -> dict[str, str]:
+    try:
+        return parse_export_spec(text, source=EXPORT_ANNOTATION)
+    except ValueError as exc:
+        raise InjectionError(f"the pod's annotation {EXPORT_ANNOTATION} is not usable: {exc}") from None
+
+
+# The export annotation is merged into, secret after secret, and written once (see PodEditor).
+_EXPORTS = MappingCodec(parse=_parse_exports, render=format_export_spec)
+
+
 def merge_exports(editor: PodEditor, additions: Mapping[str, str]) -> str:
     """The export annotation's new value: the pod's exports, then ``additions`` it lacks."""
     current = editor.get_annotation(EXPORT_ANNOTATION)
-    try:
-        exports = parse_export_spec(current, source=EXPORT_ANNOTATION) if current else {}
-    except ValueError as exc:
-        raise InjectionError(f"the pod's annotation {EXPORT_ANNOTATION} is not usable: {exc}") from None
+    exports = _parse_exports(current) if current else {}
     for name, path in additions.items():
         exports.setdefault(name, path)
     return format_export_spec(exports)
@@ -103,13 +111,19 @@ def plan_file(secret: Secret, *, path: str) -> FilePlan:
     return FilePlan(path, None, _FILE_PATH_ENV)
 
 
-def prepare_exports(plan: FilePlan, editor: PodEditor) -> str | None:
-    """The new export annotation value for an ENV_VAR request (to compute before any edit), else None."""
-    return None if plan.exports is None else merge_exports(editor, plan.exports)
+def prepare_exports(plan: FilePlan, editor: PodEditor) -> Mapping[str, str] | None:
+    """The exports an ENV_VAR request adds, else None; checks (before any edit) the pod's own exports.
+
+    InjectionError when the pod's export annotation is not usable.
+    """
+    if plan.exports is None:
+        return None
+    editor.check_mapping_annotation(EXPORT_ANNOTATION, codec=_EXPORTS)
+    return plan.exports
 
 
-def deliver_file(plan: FilePlan, editor: PodEditor, *, exports: str | None) -> None:
+def deliver_file(plan: FilePlan, editor: PodEditor, *, exports: Mapping[str, str] | None) -> None:
     """Path env vars, then the env_var (file path) or, for ENV_VAR, the export of the file's content."""
     if exports is not None:
-        editor.set_annotation(EXPORT_ANNOTATION, exports)
+        editor.merge_annotation(EXPORT_ANNOTATION, exports, codec=_EXPORTS)
     editor.add_env(*plan.env)

@@ -7,20 +7,29 @@ container already has is left alone; a mount is skipped where the container alre
 volume name). The recorded edits are what the RFC 6902 patch is built from
 (:mod:`tasksecrets.admission.patches`); applied to the pod, the patch gives the mutated pod.
 
+Cost: every edit is found by index, never by a scan of the pod (volumes by name and by
+``secretName``, a secret volume's items by value, the annotation keys of a prefix, the containers
+that can still lack a name), and an annotation merged into secret after secret
+(:meth:`PodEditor.merge_annotation`) is read once and written once: a mutation costs time linear in
+the pod and in the patch it makes. tests/managers/test_editor_indexes.py checks the indexes against
+the scans they replace.
+
 Rule for injector authors: validate first, edit second. An injector that raises after it has
 edited the pod leaves the pod half-injected; the mutator then denies the pod whatever the config.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import contextlib
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from tasksecrets.errors import ManifestError
 from tasksecrets.managers.podview import PodView
+from tasksecrets.sdk.masking import SECURE
 
-__all__ = ["ContainerEdit", "ContainerTarget", "PodEditor", "VolumeItemsEdit"]
+__all__ = ["ContainerEdit", "ContainerTarget", "MappingCodec", "PodEditor", "VolumeItemsEdit"]
 
 INIT_CONTAINERS = "initContainers"
 CONTAINERS = "containers"
@@ -51,6 +60,11 @@ class ContainerEdit:
     names: dict[str, set[str]]
     new: dict[str, list[dict[str, Any]]]
 
+    def __repr__(self) -> str:
+        # Names only: the container's env and the appended entries may hold values (Global's).
+        added = {part: [entry.get("name") for entry in entries] for part, entries in self.new.items()}
+        return f"ContainerEdit(kind={self.kind!r}, index={self.index}, original={SECURE}, added={added!r})"
+
     @property
     def new_env(self) -> list[dict[str, Any]]:
         return self.new[ENV]
@@ -75,6 +89,61 @@ class VolumeItemsEdit:
     index: int
     original: Mapping[str, Any]
     new_items: list[dict[str, Any]] = field(default_factory=list)
+    # The volume's items so far (its own, then the new ones), found by value without a scan.
+    seen: _ItemSet | None = field(default=None, repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class MappingCodec:
+    """How an annotation holding a ``name -> value`` object is read and written (see ``merge_annotation``).
+
+    ``parse`` raises (an InjectionError, for the mutator to report) when the text is not usable.
+    """
+
+    parse: Callable[[str], dict[str, str]]
+    render: Callable[[Mapping[str, str]], str]
+
+
+def _frozen(item: object) -> Hashable | None:
+    # A hashable stand-in equal for two dicts exactly when ``==`` says they are equal (same keys, each
+    # value ``==``), or None for what has none (not a dict, a non-string key, an unhashable value).
+    if not isinstance(item, dict) or not all(isinstance(k, str) for k in item):
+        return None
+    frozen = tuple(sorted(item.items()))
+    try:
+        hash(frozen)
+    except TypeError:
+        return None
+    return frozen
+
+
+class _ItemSet:
+    """Membership as ``item in some_list`` tests it, without the scan: hashable dicts in a set.
+
+    What has no hashable stand-in (an unhashable value, an entry that is not a dict) is kept in a list
+    and scanned; items of JSON and of the injectors have one, so the list stays empty.
+    """
+
+    __slots__ = ("_hashed", "_others")
+
+    def __init__(self, items: Iterable[object] = ()) -> None:
+        self._hashed: set[Hashable] = set()
+        self._others: list[object] = []
+        for item in items:
+            self.add(item)
+
+    def add(self, item: object) -> None:
+        frozen = _frozen(item)
+        if frozen is None:
+            self._others.append(item)
+        else:
+            self._hashed.add(frozen)
+
+    def __contains__(self, item: object) -> bool:
+        frozen = _frozen(item)
+        return (frozen is not None and frozen in self._hashed) or (
+            bool(self._others) and item in self._others
+        )
 
 
 def _as_list(value: object, where: str) -> list[Any]:
@@ -123,17 +192,27 @@ class PodEditor:
         self._added: list[ContainerEdit] = []  # the init containers injectors added, in order
         self.new_volumes: list[dict[str, Any]] = []
         self.volume_item_edits: dict[int, VolumeItemsEdit] = {}
-        self.new_annotations: dict[str, str] = {}
+        self._new_annotations: dict[str, str] = {}
         self.edit_count = 0
         self._targets: list[ContainerTarget] | None = None
-        # Every container's edit in target order, made on first use and kept up to date.
-        self._every_edit: list[ContainerEdit] | None = None
+        # Every container's edit in the order made (the pod's, then each added init container),
+        # listed on first use and kept up to date.
+        self._by_creation: list[ContainerEdit] | None = None
+        # Per part, for each name appended to every container: how many of ``_by_creation`` held it
+        # then. Names are never removed, so only the containers made since can lack it.
+        self._spread: dict[str, dict[str, int]] = {ENV: {}, MOUNTS: {}}
+        self._indexes = _VolumeIndexes(self._orig_volumes)
+        # Annotations whose value is a name -> value object being merged into: rendered when read.
+        self._merged: dict[str, tuple[dict[str, str], MappingCodec]] = {}
+        self._unrendered: set[str] = set()
+        self._unparsable: dict[str, Exception] = {}
+        self._keys_by_prefix: dict[str, set[str]] = {}
 
     # -- reading -----------------------------------------------------------------------------------
 
     @property
     def namespace(self) -> str:
-        """The pod's namespace as the request carried it (may be empty)."""
+        """The namespace the pod is created in: the review's, else the pod's own (may be empty)."""
         value = self.metadata.get("namespace")
         return value if isinstance(value, str) else ""
 
@@ -142,12 +221,36 @@ class PodEditor:
         """The pod's own annotations, before any edit."""
         return self._orig_annotations
 
+    @property
+    def new_annotations(self) -> dict[str, str]:
+        """The annotations set so far, in the order first set (read-only: edit through the editor)."""
+        for key in self._unrendered:
+            entries, codec = self._merged[key]
+            self._new_annotations[key] = codec.render(entries)
+        self._unrendered.clear()
+        return self._new_annotations
+
     def get_annotation(self, key: str) -> str | None:
         """An annotation as the mutated pod will carry it."""
-        if key in self.new_annotations:
+        if key in self._new_annotations:
             return self.new_annotations[key]
         value = self._orig_annotations.get(key)
         return value if isinstance(value, str) else None
+
+    def annotation_keys(self, prefix: str) -> set[str]:
+        """The annotation keys starting with ``prefix`` the mutated pod will carry (read-only).
+
+        Listed once per prefix and kept up to date as annotations are set, so asking for every
+        secret costs nothing more.
+        """
+        keys = self._keys_by_prefix.get(prefix)
+        if keys is None:
+            keys = self._keys_by_prefix[prefix] = {
+                key
+                for key in (*self._orig_annotations, *self._new_annotations)
+                if isinstance(key, str) and key.startswith(prefix)
+            }
+        return keys
 
     def container_targets(self) -> list[ContainerTarget]:
         """Init containers (original, then added ones), then containers: Flyte's order of application."""
@@ -178,10 +281,7 @@ class PodEditor:
 
     def find_volume(self, name: str) -> Mapping[str, Any] | None:
         """The volume of that name in the mutated pod, if any."""
-        for volume in self._iter_volumes():
-            if volume.get("name") == name:
-                return volume
-        return None
+        return self._indexes.by_name.get(name)
 
     # -- editing -----------------------------------------------------------------------------------
 
@@ -199,7 +299,7 @@ class PodEditor:
         """Add a volume unless one of that name exists; True if added."""
         if self.find_volume(volume["name"]) is not None:
             return False
-        self.new_volumes.append(volume)
+        self._add_new_volume(volume)
         self.edit_count += 1
         return True
 
@@ -209,26 +309,36 @@ class PodEditor:
         Returns the name of the volume that holds the item, so the caller mounts that one. An item
         with the same key and path that is already there is not repeated.
         """
-        for i, volume in enumerate(self._orig_volumes):
-            source = volume.get("secret") if isinstance(volume, dict) else None
-            if isinstance(source, dict) and source.get("secretName") == secret_name:
-                edit = self.volume_item_edits.get(i)
-                if edit is None:
-                    edit = self.volume_item_edits[i] = VolumeItemsEdit(i, volume)
-                existing = _as_list(source.get("items"), f"spec.volumes[{i}].secret.items")
-                if item not in existing and item not in edit.new_items:
-                    edit.new_items.append(item)
-                    self.edit_count += 1
-                return str(volume.get("name", volume_name))
-        for volume in self.new_volumes:
-            source = volume.get("secret")
-            if isinstance(source, dict) and source.get("secretName") == secret_name:
-                items = source.setdefault("items", [])
-                if item not in items:
-                    items.append(item)
-                    self.edit_count += 1
-                return str(volume["name"])
-        self.new_volumes.append(
+        # The first volume of that secretName, the pod's before the added ones, found by index.
+        i = self._indexes.original_by_secret.get(secret_name)
+        if i is not None:
+            volume = self._orig_volumes[i]
+            source = volume["secret"]
+            edit = self.volume_item_edits.get(i)
+            if edit is None:
+                edit = self.volume_item_edits[i] = VolumeItemsEdit(i, volume)
+            existing = _as_list(source.get("items"), f"spec.volumes[{i}].secret.items")
+            if edit.seen is None:
+                edit.seen = _ItemSet(existing)
+            if item not in edit.seen:
+                edit.new_items.append(item)
+                edit.seen.add(item)
+                self.edit_count += 1
+            return str(volume.get("name", volume_name))
+        added = self._indexes.added_by_secret.get(secret_name)
+        if added is not None:
+            volume = added[0]
+            items = volume["secret"].setdefault("items", [])
+            if added[1] is None and isinstance(items, list):
+                added[1] = _ItemSet(items)  # only this method appends to the list from now on
+            seen = added[1]
+            if item not in (items if seen is None else seen):
+                items.append(item)
+                if seen is not None:
+                    seen.add(item)
+                self.edit_count += 1
+            return str(volume["name"])
+        self._add_new_volume(
             {"name": volume_name, "secret": {"secretName": secret_name, "items": [item], "optional": True}}
         )
         self.edit_count += 1
@@ -239,8 +349,8 @@ class PodEditor:
         index = self.init_container_count
         edit = _edit_of(INIT_CONTAINERS, index, container, f"added init container {index}")
         self._added.append(edit)
-        if self._every_edit is not None:  # after the init containers there were, before the containers
-            self._every_edit.insert(index, edit)
+        if self._by_creation is not None:
+            self._by_creation.append(edit)
         self.edit_count += 1
         self._targets = None
         return ContainerTarget(INIT_CONTAINERS, index, str(container.get("name", "")), True)
@@ -249,7 +359,33 @@ class PodEditor:
         """Set a pod annotation; with ``keep_existing`` the pod's own value (if any) wins."""
         if keep_existing and key in self._orig_annotations:
             return
-        self.new_annotations[key] = value
+        if key in self._merged or key in self._unparsable:  # a value set whole replaces what was read
+            self._merged.pop(key, None)
+            self._unparsable.pop(key, None)
+            self._unrendered.discard(key)
+        self._store_annotation(key, value)
+        self.edit_count += 1
+
+    def check_mapping_annotation(self, key: str, *, codec: MappingCodec) -> None:
+        """Read the annotation ``key`` as ``codec`` reads it, raising what ``codec.parse`` raises.
+
+        For injectors that validate before they edit: the entries read are kept for
+        :meth:`merge_annotation`, so the annotation is read once per pod, however many secrets merge.
+        """
+        self._mapping_of(key, codec)
+
+    def merge_annotation(self, key: str, entries: Mapping[str, str], *, codec: MappingCodec) -> None:
+        """Add to the object the annotation ``key`` holds the ``entries`` it lacks (its own are kept).
+
+        The annotation's value is what ``codec.render`` writes of the merged object, rendered once
+        when read rather than at every merge; the first merge sets it even when nothing is new.
+        """
+        merged = self._mapping_of(key, codec)
+        for name, value in entries.items():
+            merged.setdefault(name, value)
+        if key not in self._new_annotations:
+            self._store_annotation(key, "")
+        self._unrendered.add(key)
         self.edit_count += 1
 
     # -- results -----------------------------------------------------------------------------------
@@ -276,6 +412,30 @@ class PodEditor:
 
     # -- internals ---------------------------------------------------------------------------------
 
+    def _store_annotation(self, key: str, value: str) -> None:
+        self._new_annotations[key] = value
+        for prefix, keys in self._keys_by_prefix.items():
+            if key.startswith(prefix):
+                keys.add(key)
+
+    def _mapping_of(self, key: str, codec: MappingCodec) -> dict[str, str]:
+        found = self._merged.get(key)
+        if found is None:
+            refused = self._unparsable.get(key)
+            if refused is not None:  # read once: the same text is refused for every secret asking
+                raise refused.with_traceback(None)
+            current = self.get_annotation(key)
+            try:
+                found = self._merged[key] = (codec.parse(current) if current else {}, codec)
+            except Exception as exc:
+                self._unparsable[key] = exc
+                raise
+        return found[0]
+
+    def _add_new_volume(self, volume: dict[str, Any]) -> None:
+        self.new_volumes.append(volume)
+        self._indexes.add_new(volume)
+
     def _container_edit(self, kind: str, index: int) -> ContainerEdit:
         edit = self.container_edits.get((kind, index))
         if edit is None:
@@ -290,25 +450,24 @@ class PodEditor:
     ) -> None:
         # Each item whose name the container's part does not hold yet, copied (no two containers
         # share an entry).
-        if targets is None:
-            if self._every_edit is None:
-                self._every_edit = self._edits_in_target_order()
-            edits = self._every_edit
-        else:
+        if targets is not None:
             base = len(self._orig[INIT_CONTAINERS])
             edits = [
                 self._added[t.index - base] if t.is_new else self._container_edit(t.kind, t.index)
                 for t in targets
             ]
+            self.edit_count += _append_to(edits, part, items)
+            return
+        # Every container: only those made since a name was last appended everywhere can lack it.
+        # Each container gets the items in the order given, as when they are appended one by one.
+        if self._by_creation is None:
+            self._by_creation = self._edits_in_target_order()
+        spread, made = self._spread[part], self._by_creation
         added = 0
-        for edit in edits:
-            names, into = edit.names[part], edit.new[part]
-            for item in items:
-                name = item["name"]
-                if name not in names:
-                    into.append(dict(item))
-                    names.add(name)
-                    added += 1
+        for item in items:
+            name = item["name"]
+            added += _append_to(made[spread.get(name, 0) :], part, (item,))
+            spread[name] = len(made)
         self.edit_count += added
 
     def _edits_in_target_order(self) -> list[ContainerEdit]:
@@ -316,11 +475,50 @@ class PodEditor:
         mains = [self._container_edit(CONTAINERS, i) for i in range(len(self._orig[CONTAINERS]))]
         return [*inits, *self._added, *mains]
 
-    def _iter_volumes(self) -> Iterable[Mapping[str, Any]]:
-        for volume in self._orig_volumes:
+
+def _append_to(edits: Iterable[ContainerEdit], part: str, items: Iterable[dict[str, Any]]) -> int:
+    """Append to each container's ``part`` a copy of each item whose name it lacks; how many were added."""
+    added = 0
+    for edit in edits:
+        names, into = edit.names[part], edit.new[part]
+        for item in items:
+            name = item["name"]
+            if name not in names:
+                into.append(dict(item))
+                names.add(name)
+                added += 1
+    return added
+
+
+class _VolumeIndexes:
+    """The pod's volumes by name and by ``secretName`` (the first of each), kept up to date.
+
+    Built from the original volumes (entries that are not objects are skipped, as a scan skips
+    them; names and secret names that cannot be keys cannot equal a name either).
+    """
+
+    def __init__(self, volumes: list[Any]) -> None:
+        self.by_name: dict[Any, Mapping[str, Any]] = {}
+        self.original_by_secret: dict[Any, int] = {}
+        # An added secret volume of each secretName, with its items' set once one is merged in.
+        self.added_by_secret: dict[Any, list[Any]] = {}
+        for i, volume in enumerate(volumes):
             if isinstance(volume, dict):
-                yield volume
-        yield from self.new_volumes
+                _index_first(self.by_name, volume.get("name"), volume)
+                source = volume.get("secret")
+                if isinstance(source, dict):
+                    _index_first(self.original_by_secret, source.get("secretName"), i)
+
+    def add_new(self, volume: dict[str, Any]) -> None:
+        _index_first(self.by_name, volume.get("name"), volume)
+        source = volume.get("secret")
+        if isinstance(source, dict):
+            _index_first(self.added_by_secret, source.get("secretName"), [volume, None])
+
+
+def _index_first(index: dict[Any, Any], key: object, value: object) -> None:
+    with contextlib.suppress(TypeError):  # an unhashable name (a list) equals no name looked up
+        index.setdefault(key, value)
 
 
 def _edit_of(kind: str, index: int, container: Mapping[str, Any], where: str) -> ContainerEdit:

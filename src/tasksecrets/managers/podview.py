@@ -4,7 +4,9 @@ The pods of one task differ in their names, uids, labels, images, commands, argu
 values, and no manager reads any of those. :class:`PodView` keeps what the
 :class:`~tasksecrets.managers.editor.PodEditor` shows a manager and drops the rest:
 
-- ``metadata``: its ``namespace`` and ``annotations`` (whole);
+- ``metadata``: its ``namespace`` and ``annotations`` (whole); the namespace is the one the
+  AdmissionReview names when given (``PodView.of(pod, namespace=...)``): a pod created through a
+  Deployment has none of its own yet, and the review's is the one it is created in;
 - ``spec``: ``initContainers`` and ``containers``, each with its ``name``, the names of its
   ``env`` entries and the names and mount paths of its ``volumeMounts``; ``volumes``, each with
   its ``name`` and, for a secret volume, the ``secretName`` and ``items`` of its source.
@@ -37,13 +39,18 @@ class PodView:
         self._key: str | None = None
 
     @classmethod
-    def of(cls, pod: Mapping[str, Any]) -> PodView:
-        """The view of ``pod`` (any object: what is not a pod is kept as it is, for the editor to refuse)."""
+    def of(cls, pod: Mapping[str, Any], *, namespace: object = None) -> PodView:
+        """The view of ``pod`` (any object: what is not a pod is kept as it is, for the editor to refuse).
+
+        ``namespace``: the review's, which replaces the pod's own when it is a non-empty string.
+        """
         if not isinstance(pod, dict):
             return cls(pod)  # type: ignore[arg-type]  # the editor refuses it with its type
         data: dict[str, Any] = {}
         if "metadata" in pod:
             data["metadata"] = _metadata(pod["metadata"])
+            if isinstance(namespace, str) and namespace:
+                data["metadata"] = _in_namespace(data["metadata"], namespace)
         if "spec" in pod:
             data["spec"] = _spec(pod["spec"])
         return cls(data)
@@ -63,6 +70,13 @@ def _metadata(metadata: object) -> object:
     if not isinstance(metadata, dict):
         return metadata
     return {field: metadata[field] for field in ("namespace", "annotations") if field in metadata}
+
+
+def _in_namespace(kept: object, namespace: str) -> object:
+    # The patch never touches the namespace, so the view may hold the one the pod is created in.
+    if not isinstance(kept, dict) or kept.get("namespace") == namespace:
+        return kept  # metadata that is not an object holds no annotations, so no request
+    return {"namespace": namespace, **{k: v for k, v in kept.items() if k != "namespace"}}
 
 
 def _spec(spec: object) -> object:

@@ -44,6 +44,7 @@ from tasksecrets.plugins.sql.connection import (
 from tasksecrets.plugins.sql.credentials import DB_VERSION, parse_credential_fields, pick_connect_arg
 from tasksecrets.plugins.sql.template import QueryTemplate, parse_query_template, render_sql
 from tasksecrets.sdk.context import current_context
+from tasksecrets.sdk.masking import SECURE
 from tasksecrets.sdk.secret import Secret
 from tasksecrets.sdk.state import current_running_task
 from tasksecrets.sdk.task import Task, validate_secret_requests
@@ -149,7 +150,7 @@ class SQLAlchemyConfig:
 
     def __repr__(self) -> str:
         shown = {
-            name: "***" if is_sensitive_name(name) else value
+            name: SECURE if is_sensitive_name(name) else value
             for name, value in (self.connect_args.items() if isinstance(self.connect_args, Mapping) else ())
         }
         uri = redact_uri(self.uri) if isinstance(self.uri, str) else type(self.uri).__name__

@@ -9,7 +9,9 @@ for any text (the local runner masks tracebacks and outputs with it).
 
 Values shorter than :data:`MIN_MASKED_LENGTH` (3) characters are not masked: masking ``"a"`` or
 ``"1"`` would blank out every log line while protecting nothing. Multi-line values (keys,
-certificates) are masked whole and line by line.
+certificates) are masked whole and line by line. Every value is also masked in the forms it is
+printed in: escaped by ``repr()`` and ``ascii()`` (of the str and of its UTF-8 bytes), escaped by
+JSON, and base64-encoded (standard and URL-safe, padded or not, alone or inside longer base64 data).
 """
 
 from __future__ import annotations
@@ -24,14 +26,21 @@ from typing import Any
 __all__ = [
     "MASK",
     "MIN_MASKED_LENGTH",
+    "SECURE",
     "MaskScope",
     "install_log_masking",
     "mask_text",
     "masked_values_count",
+    "secure_names",
 ]
 
 MASK = "********"
+# What a repr shows in place of a value (as httpx shows credentials).
+SECURE = "[secure]"
 MIN_MASKED_LENGTH = 3
+# The shortest part of a value's base64 masked inside longer base64 text: shorter parts would also
+# match unrelated encoded data too often.
+MIN_BASE64_CORE = 8
 
 _lock = threading.Lock()
 # value -> number of open scopes that registered it; a value stays masked while any scope holds it.
@@ -40,18 +49,58 @@ _pattern: re.Pattern[str] | None = None
 
 
 def _fragments(value: str | bytes) -> list[str]:
-    if isinstance(value, bytes):
-        value = value.decode("utf-8", errors="replace")
-    text = value.strip()
+    raw = value.strip() if isinstance(value, bytes) else value.strip().encode("utf-8", "surrogatepass")
+    text = raw.decode("utf-8", errors="replace") if isinstance(value, bytes) else value.strip()
     found = [text] if len(text) >= MIN_MASKED_LENGTH else []
     if "\n" in text:
         found.extend(line.strip() for line in text.splitlines() if len(line.strip()) >= MIN_MASKED_LENGTH)
-    # Tracebacks quote values with repr (``int(value)``, ``KeyError(value)``): mask the escaped
-    # forms too (backslashes, quotes, tabs, line breaks), whichever quote repr picks.
-    for variant in (repr(text)[1:-1], repr(text + "'")[1:-2], repr(text + '"')[1:-2]):
+    for variant in (*_escaped_forms(text, raw), *_base64_forms(raw)):
         if variant != text and len(variant) >= MIN_MASKED_LENGTH and variant not in found:
             found.append(variant)
     return found
+
+
+def _escaped_forms(text: str, raw: bytes) -> list[str]:
+    # Tracebacks, reprs and JSON quote values escaped: repr() of the str (either quote repr picks),
+    # ascii() (\xe4, \u20ac), repr() of its UTF-8 bytes (b'p\xc3\xa4ss'), and JSON (\u00e4, \").
+    import json  # here, not at the top: ``import tasksecrets`` stays fast
+
+    forms: list[str] = []
+    for quote in ("", "'", '"'):  # a quote after the value changes the quote repr picks
+        forms.append(_strip_quote(repr(text + quote)[1:-1], quote))
+        forms.append(_strip_quote(ascii(text + quote)[1:-1], quote))
+        forms.append(_strip_quote(repr(raw + quote.encode("ascii"))[2:-1], quote))
+    forms.append(json.dumps(text)[1:-1])
+    forms.append(json.dumps(text, ensure_ascii=False)[1:-1])
+    return forms
+
+
+def _strip_quote(escaped: str, quote: str) -> str:
+    if not quote:
+        return escaped
+    return escaped[:-2] if escaped.endswith("\\" + quote) else escaped[:-1]
+
+
+def _base64_forms(raw: bytes) -> list[str]:
+    # The value's own base64 (standard and URL-safe, padded or not), and the part of it that stays
+    # the same wherever the value sits inside longer encoded data (a patch, a config): at each of the
+    # three offsets mod 3, the whole 4-character groups made only of the value's bytes.
+    import base64  # here, not at the top: ``import tasksecrets`` stays fast
+
+    forms: list[str] = []
+    for shift in range(3):
+        encoded = base64.b64encode(bytes(shift) + raw).decode("ascii")
+        if shift == 0:
+            forms.extend((encoded, encoded.rstrip("="), _urlsafe(encoded), _urlsafe(encoded).rstrip("=")))
+        start = 4 if shift else 0
+        core = encoded[start : 4 * ((shift + len(raw)) // 3)]
+        if len(core) >= MIN_BASE64_CORE:
+            forms.extend((core, _urlsafe(core)))
+    return forms
+
+
+def _urlsafe(encoded: str) -> str:
+    return encoded.replace("+", "-").replace("/", "_")
 
 
 def _rebuild() -> None:
@@ -101,6 +150,11 @@ class MaskScope:
 
     def __repr__(self) -> str:
         return f"MaskScope(values={len(self._values)})"
+
+
+def secure_names(mapping: Iterable[str]) -> str:
+    """A mapping's repr with its names and ``[secure]`` for every value: ``{'A': [secure]}``."""
+    return "{" + ", ".join(f"{name!r}: {SECURE}" for name in mapping) + "}"
 
 
 def masked_values_count() -> int:

@@ -4,18 +4,20 @@ Where ``get(group, key, group_version)`` looks (first hit wins, values stripped)
 contract's tables (:data:`~tasksecrets.contract.READER_ENV_NAMES` and
 :data:`~tasksecrets.contract.READER_FILES`), never written out here:
 
-1. flytekit's env var ``<prefix><GROUP>[_<VERSION>]_<KEY>``, then, outside a pod (not under
-   ``python -m tasksecrets execute``), the same name without the prefix;
-2. flytekit's file ``<dir>/<group>[/<version>]/<file prefix><key>``, lower-cased;
-3. every other env var name a manager delivers to (with and without the prefix, as above);
-4. every other file a manager delivers to, in the order of :data:`~tasksecrets.contract.DELIVERY`.
+1. flytekit's env var ``<prefix><GROUP>[_<VERSION>]_<KEY>``;
+2. outside a pod (not under ``python -m tasksecrets execute``), the same name without the prefix;
+3. flytekit's file ``<dir>/<group>[/<version>]/<file prefix><key>``, lower-cased;
+4. the env var every manager delivers to (with and without the prefix, as above);
+5-7. every other file a manager delivers to, in the order of :data:`~tasksecrets.contract.DELIVERY`
+   (K8s's and AWS's, GCP's named after the version, Vault's with the case kept).
 
-Steps 1-2 are exactly flytekit's, so a secret placed for a flytekit task is found by ours and the
-other way round; steps 3-4 find what the webhook's managers write elsewhere (the version is never
+Steps 1-3 are exactly flytekit's, so a secret placed for a flytekit task is found by ours and the
+other way round; steps 4-7 find what the webhook's managers write elsewhere (the version is never
 in their names; GCP names the file after the version; Vault's agent keeps the case).
 
 Inside a running task, a secret the task did not request is refused (least privilege) before any
-lookup; every value found is registered for masking. Messages never carry a value.
+lookup, and so is a version no request gave (it would widen the request in steps 3 and 6); every
+value found is registered for masking. Messages never carry a value.
 """
 
 from __future__ import annotations

@@ -39,16 +39,15 @@ class RunningTask:
         """Whether the task requested this secret.
 
         Matching ignores case, as secret names are case-insensitive (env names are upper-cased, file
-        names lower-cased). A version must match only when both the request and the read give one;
-        a version the request leaves open must be a plain name, not a path (``/x``, ``..``) that
-        would point the reader's file lookup at files the request never named.
+        names lower-cased). A read without a version is allowed for any request of the group and key
+        (it looks only at places named by the two). A read with a version is allowed only when a
+        request gave that version: a version the request never named would widen it (GCP's file
+        ``<dir>/<group>/<version>`` is another key's file for K8s, and a version is a path part).
         """
         versions = self._allowed.get((group.casefold(), key.casefold()))
         if versions is None:
             return False
-        if not group_version or group_version.casefold() in versions:
-            return True
-        return None in versions and _is_plain_version(group_version)
+        return not group_version or group_version.casefold() in versions
 
     @property
     def secret_requests(self) -> tuple[Secret, ...]:
@@ -56,10 +55,6 @@ class RunningTask:
 
     def __repr__(self) -> str:
         return f"RunningTask(task={self.task.name!r}, in_pod={self.in_pod})"
-
-
-def _is_plain_version(version: str) -> bool:
-    return version not in (".", "..") and not any(c in version for c in "/\\\0")
 
 
 _current: ContextVar[RunningTask | None] = ContextVar("tasksecrets_running_task", default=None)

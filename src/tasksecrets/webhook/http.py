@@ -34,6 +34,7 @@ from typing import Any
 
 from tasksecrets.admission.jsoncodec import encode_json
 from tasksecrets.contract import MUTATE_PATH
+from tasksecrets.sdk.masking import SECURE
 
 __all__ = [
     "MAX_BODY_BYTES",
@@ -57,6 +58,10 @@ class ReviewAnswer:
     status: int
     body: dict[str, Any]
     injections: Sequence[str] = ()  # the manager name of each secret injected
+
+    def __repr__(self) -> str:
+        # The body's patch (base64) may carry values Global injected.
+        return f"ReviewAnswer(status={self.status}, body={SECURE}, injections={list(self.injections)!r})"
 
 
 ReviewFunc = Callable[[bytes], ReviewAnswer]

@@ -21,6 +21,8 @@ from cryptography import x509
 from tasksecrets.admission.config import Config
 from tasksecrets.contract import MUTATE_PATH
 from tasksecrets.errors import ConfigError, KubernetesApiError
+from tasksecrets.managers.global_.policy import POLICY_SETTING
+from tasksecrets.managers.global_.source import GlobalSecretSource
 from tasksecrets.webhook.certificates.authority import CA_CERT_FILE
 from tasksecrets.webhook.certificates.reload import CertReloader
 from tasksecrets.webhook.http import ReviewAnswer, ReviewFunc, WebhookApp, bind_listener, run_server
@@ -45,7 +47,6 @@ def build_review(config: Config) -> ReviewFunc:
     """
     from tasksecrets.admission.mutator import Mutator
     from tasksecrets.admission.reviews import review
-    from tasksecrets.managers.global_.source import GlobalSecretSource
 
     source = GlobalSecretSource.from_settings(config.secrets)
     if source.secrets_dir is not None and not source.secrets_dir.is_dir():
@@ -55,6 +56,7 @@ def build_review(config: Config) -> ReviewFunc:
         source = GlobalSecretSource(
             environ=os.environ, secrets_dir=None, env_prefix=config.secrets.env_prefix
         )
+    _warn_unless_policy(config, source)
     mutator = Mutator(config, global_secrets=source)
 
     def answer(body: bytes) -> ReviewAnswer:
@@ -62,6 +64,20 @@ def build_review(config: Config) -> ReviewFunc:
         return ReviewAnswer(outcome.status, outcome.body, outcome.managers)
 
     return answer
+
+
+def _warn_unless_policy(config: Config, source: GlobalSecretSource) -> None:
+    # Once per process, at start-up: Flyte's behaviour is kept, but it is worth knowing about.
+    if config.secrets.access_policy is None and not source.holds_nothing:
+        logger.warning(
+            "Global: the webhook holds secrets (env %s*%s) and %s is not set, so every pod in every "
+            "namespace the webhook serves may receive every one of them, as in Flyte; set %s to say "
+            "which namespaces may receive which groups",
+            config.secrets.env_prefix,
+            f", dir {source.secrets_dir}" if source.secrets_dir is not None else "",
+            POLICY_SETTING,
+            POLICY_SETTING,
+        )
 
 
 def build_baseline_review() -> ReviewFunc:

@@ -1,4 +1,7 @@
-"""Global's config section: the top-level ``secrets:`` of a Flyte config (docs/compat.md section 4)."""
+"""Global's config section: the top-level ``secrets:`` of a Flyte config (docs/compat.md section 4).
+
+``accessPolicy`` is ours (see :mod:`tasksecrets.managers.global_.policy`).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +10,14 @@ from pydantic import Field
 from tasksecrets.contract import GLOBAL_ENV_PREFIX, GLOBAL_SECRETS_DIR
 from tasksecrets.managers.settings import Section
 
-__all__ = ["GlobalSecretsConfig"]
+__all__ = ["GlobalAccessRule", "GlobalSecretsConfig"]
+
+
+class GlobalAccessRule(Section):
+    """One rule of ``accessPolicy``: namespaces matching one glob may receive groups matching one."""
+
+    namespaces: list[str] = Field(min_length=1)
+    groups: list[str] = Field(min_length=1)
 
 
 class GlobalSecretsConfig(Section):
@@ -16,3 +26,5 @@ class GlobalSecretsConfig(Section):
     env_prefix: str = Field(default=GLOBAL_ENV_PREFIX, alias="env-prefix")
     secrets_prefix: str = Field(default=GLOBAL_SECRETS_DIR, alias="secrets-prefix")
     type: str = "local"
+    # None (not set): every namespace may receive every group, as in Flyte.
+    access_policy: list[GlobalAccessRule] | None = Field(default=None, alias="accessPolicy")

@@ -163,11 +163,7 @@ class VaultInjector:
         return secret_id
 
     def _next_id(self, secret: Secret, editor: PodEditor) -> str:
-        taken = {
-            key
-            for key in (*editor.original_annotations, *editor.new_annotations)
-            if isinstance(key, str) and key.startswith(VAULT_SECRET_PREFIX)
-        }
+        taken = editor.annotation_keys(VAULT_SECRET_PREFIX)  # an index, not a scan of every annotation
         ordinal = len(taken)
         while True:
             secret_id = self._secret_id(secret, ordinal)
