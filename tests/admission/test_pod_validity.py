@@ -230,3 +230,12 @@ def test_every_admitted_pod_of_2000_generated_ones_passes_the_api_servers_rules(
         assert problems == [], (secrets, problems)
     # The set must exercise both outcomes, or it tests nothing.
     assert admitted > 500 and denied > 500, (admitted, denied)
+
+
+@pytest.mark.parametrize("bad", [0, 2, 4, 6])
+def test_the_denial_names_the_secret_that_broke_the_rule(bad: int) -> None:
+    secrets = [Secret(group=f"team-{i}", key="k", mount_requirement=ENV) for i in range(7)]
+    secrets[bad] = Secret(group="Team-X", key="k", mount_requirement=ENV)  # no Secret can be named so
+    result = mutator("K8s").mutate(make_pod(secrets))
+    assert not result.allowed
+    assert str(result.reason).startswith(f"{secrets[bad]!r}: K8s would add"), result.reason

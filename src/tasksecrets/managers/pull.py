@@ -85,9 +85,8 @@ def free_container_name(editor: PodEditor, prefix: str) -> str:
     Flyte names it ``<prefix>-<N>`` whatever the pod holds; a pod that already has a container of
     that name would then be rejected for a duplicate name (docs/compat.md, differences).
     """
-    taken = {target.name for target in editor.container_targets()}
     number = editor.init_container_count
-    while f"{prefix}-{number}" in taken:
+    while editor.container_name_taken(f"{prefix}-{number}"):
         number += 1
     return f"{prefix}-{number}"
 
