@@ -3,7 +3,8 @@
 A webhook that admits a pod the API server then rejects gives the user an error from far away,
 naming none of the secrets. :class:`AddedObjectsCheck` applies the API server's rules
 (``k8s.io/kubernetes`` ``pkg/apis/core/validation``, ``apimachinery/pkg/util/validation``) to each
-object the injectors add, secret by secret, so a denial names the secret that broke a rule:
+object the injectors add (the mutator checks a pod once, and replays a pod to deny to name the
+secret that broke a rule):
 
 - volume and container names: DNS-1123 labels (at most 63 of ``[a-z0-9-]``, alphanumeric at
   both ends); container names unique across init containers and containers, volume names unique;
@@ -150,6 +151,7 @@ class AddedObjectsCheck:
         self._volumes = set(_names_of(spec.get("volumes"), "name"))
         self._new_volumes = self._added = self._edited = self._item_edits = self._annotations = 0
         self._watched: list[_Watched] = []
+        self._env_check = partial(_check_env, good_names=set())
 
     def problems(self, editor: PodEditor) -> list[str]:
         """What the objects added since the last call break, each naming the object and the rule."""
@@ -213,7 +215,7 @@ class AddedObjectsCheck:
     def _watch_container(self, edit: ContainerEdit, paths: set[str], lists: list[object]) -> None:
         container = str(edit.original.get("name"))
         mount_check = partial(self._check_mount, container, paths)
-        checks: tuple[Callable[[Any, list[str]], None], ...] = (_check_env, mount_check) * 2
+        checks: tuple[Callable[[Any, list[str]], None], ...] = (self._env_check, mount_check) * 2
         for entries, check in zip(lists, checks, strict=True):
             if isinstance(entries, list):
                 self._watched.append(_Watched(entries, check))
@@ -240,11 +242,16 @@ def _check_item(volume: str, item: Mapping[str, Any], found: list[str]) -> None:
         found.append(f"the item path {_shown(path)} of volume {_shown(volume)} {problem}")
 
 
-def _check_env(entry: Mapping[str, Any], found: list[str]) -> None:
+def _check_env(entry: Mapping[str, Any], found: list[str], *, good_names: set[str]) -> None:
     name = str(entry.get("name"))
+    value_from = entry.get("valueFrom")
+    if name in good_names and not value_from:
+        return  # the same env var added to another container: its name was checked there
     if not is_kube_env_var_name(name):
         found.append(f"the env var name {_shown(name)} is not a valid env var name: {_ENV_RULE}")
-    ref = (entry.get("valueFrom") or {}).get("secretKeyRef")
+    else:
+        good_names.add(name)
+    ref = value_from.get("secretKeyRef") if isinstance(value_from, dict) else None
     if isinstance(ref, dict):
         if not is_dns_subdomain(str(ref.get("name"))):
             found.append(f"the env var {_shown(name)} reads a Secret whose name is not {_SUBDOMAIN_RULE}")
