@@ -87,9 +87,9 @@ def _secret(manager: str, mount: MountType, *, env_var: str | None = None) -> Se
         return Secret(
             group=group, key="Api.Key", group_version="db-pw", mount_requirement=mount, env_var=env_var
         )
-    return Secret(
-        group="User-Info", key="Api.Key", group_version="V2", mount_requirement=mount, env_var=env_var
-    )
+    # A secretKeyRef must name a Secret the API server accepts: lower case.
+    group = "user-info" if (manager, mount) == ("K8s", MountType.ENV_VAR) else "User-Info"
+    return Secret(group=group, key="Api.Key", group_version="V2", mount_requirement=mount, env_var=env_var)
 
 
 def _mutator(manager: str, secret: Secret) -> Mutator:

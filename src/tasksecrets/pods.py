@@ -24,14 +24,14 @@ from tasksecrets.wire import encode_pod_metadata
 __all__ = ["DEFAULT_IMAGE", "pod_namespace", "render_task_pod", "task_pod_name"]
 
 DEFAULT_IMAGE = "python:3.11-slim"
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 _HASH_CHARS = 10
 
 
 def pod_namespace(project: str, domain: str) -> str:
     """``<project>-<domain>``; ManifestError when that is not a valid namespace name."""
     namespace = f"{project}-{domain}"
-    if len(namespace) > 63 or not _DNS_LABEL.match(namespace):
+    if len(namespace) > 63 or not _DNS_LABEL.fullmatch(namespace):
         raise ManifestError(
             f"project {project!r} and domain {domain!r} give the namespace {namespace!r}, which is not a "
             "valid Kubernetes namespace: use lower-case letters, digits and '-' (63 characters at most)"

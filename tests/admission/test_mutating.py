@@ -25,7 +25,7 @@ from tasksecrets.wire import encode_secret
 
 
 class SidecarInjector:
-    """Adds an init container per secret and an annotation with '/' and '~' in its key."""
+    """Adds an init container per secret and an annotation with "/" in its key."""
 
     name: ClassVar[str] = "TestSidecar"
 
@@ -46,7 +46,7 @@ class SidecarInjector:
         editor.add_volume({"name": "pulled", "emptyDir": {"medium": "Memory"}})
         editor.add_volume_mount({"name": "pulled", "mountPath": "/etc/flyte/secrets", "readOnly": True})
         editor.add_env(env_value("PULLED_" + secret.key.upper(), "1"), targets=[target])
-        editor.set_annotation(f"example.com/{secret.key}~x", secret.group)
+        editor.set_annotation(f"example.com/{secret.key}.x", secret.group)  # a valid key: no "~"
         editor.set_annotation("example.com/keep", "ours", keep_existing=True)
         return True
 
@@ -120,8 +120,8 @@ def test_init_containers_annotations_and_pointer_escaping() -> None:
     assert inits[1]["volumeMounts"][0] == {"name": "pulled", "mountPath": "/tmp"}
     assert [m["name"] for m in inits[1]["volumeMounts"]].count("pulled") == 1
     annotations = result.pod["metadata"]["annotations"]
-    assert annotations["example.com/a~x"] == "g" and annotations["example.com/keep"] == "theirs"
-    assert {"op": "add", "path": "/metadata/annotations/example.com~1a~0x", "value": "g"} in result.patch
+    assert annotations["example.com/a.x"] == "g" and annotations["example.com/keep"] == "theirs"
+    assert {"op": "add", "path": "/metadata/annotations/example.com~1a.x", "value": "g"} in result.patch
     assert ("add", "/spec/initContainers/-") in [(op["op"], op["path"]) for op in result.patch]
 
 

@@ -33,6 +33,7 @@ class ByNamespace(K8sInjector):
     name: ClassVar[str] = "ByNamespace"
 
     def inject(self, secret: Secret, editor: PodEditor) -> bool:
+        editor.add_volume({"name": "by-ns", "emptyDir": {}})  # a mount of a missing volume is denied
         editor.add_volume_mount({"name": "by-ns", "mountPath": f"/ns/{editor.namespace or 'none'}"})
         return super().inject(secret, editor)
 

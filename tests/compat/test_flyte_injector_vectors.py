@@ -44,14 +44,27 @@ def only_container(result_pod: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_k8s_env_var() -> None:
-    """ "simple": ENV_VAR grOUP/HELLO -> the optional secretKeyRef env var, then the prefix var."""
-    result = mutate_flyte_pod(flyte_pod([Secret(group="grOUP", key="HELLO", mount_requirement=ENV)]))
+    """ "simple": ENV_VAR group/HELLO -> the optional secretKeyRef env var, then the prefix var.
+
+    Flyte's vector names the Secret ``grOUP``; a ``secretKeyRef`` to that name is rejected by the
+    API server (not a DNS-1123 subdomain), so ours denies it (docs/compat.md, differences) and the
+    shape is checked with the lower-case name.
+    """
+    result = mutate_flyte_pod(flyte_pod([Secret(group="group", key="HELLO", mount_requirement=ENV)]))
+    ref = {"secretKeyRef": {**OPTIONAL_REF["secretKeyRef"], "name": "group"}}
     assert only_container(result.pod) == {
         "name": "container1",
         "image": IMAGE,
-        "env": [{"name": "_FSEC_GROUP_HELLO", "valueFrom": OPTIONAL_REF}, ENV_PREFIX_ENV],
+        "env": [{"name": "_FSEC_GROUP_HELLO", "valueFrom": ref}, ENV_PREFIX_ENV],
     }
     assert "volumes" not in result.pod["spec"]
+
+
+def test_k8s_env_var_of_a_name_no_secret_can_have_is_denied() -> None:
+    denied = mutate_flyte_pod(flyte_pod([Secret(group="grOUP", key="HELLO", mount_requirement=ENV)]))
+    assert not denied.allowed and denied.code == 403
+    assert "Secret(group='grOUP', key='HELLO'" in str(denied.reason)
+    assert "DNS-1123 subdomain" in str(denied.reason)
 
 
 FILE_VOLUME = {

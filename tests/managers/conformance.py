@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 import jsonpatch
 import pytest
 
-from k8svalidate import assert_valid_manifest
+from k8svalidate import assert_api_server_accepts, assert_valid_manifest
 from tasksecrets.admission.config import Config, build_injector, parse_config
 from tasksecrets.admission.mutator import MutationResult, Mutator
 from tasksecrets.errors import InjectionError
@@ -79,7 +79,7 @@ def check_mutation(pod: Mapping[str, Any], result: MutationResult) -> None:
         assert result.patch == [] and result.reason and result.code in (400, 403)
         return
     assert jsonpatch.apply_patch(copy.deepcopy(dict(pod)), result.patch) == result.pod
-    assert_valid_manifest(result.pod)
+    assert_api_server_accepts(result.pod)
     ephemeral = pod.get("spec", {}).get("ephemeralContainers")
     assert result.pod.get("spec", {}).get("ephemeralContainers") == ephemeral
 

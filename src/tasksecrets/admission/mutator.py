@@ -12,8 +12,10 @@ that no manager injects denies the pod with a message naming each such secret an
 unless the config says ``onInjectionError: admit`` (Flyte v1's behaviour): then the pod is admitted
 without it and the reasons go into ``warnings``. A request an access policy refuses
 (:class:`~tasksecrets.errors.AccessDeniedError`, Global's ``secrets.accessPolicy``) denies the pod
-whatever the config says. Undecodable annotations and pods that are not
-usable are always denied with code 400.
+whatever the config says. What each secret's injection added is checked against the API server's
+rules (:mod:`tasksecrets.managers.validity`); a secret whose objects break one denies the pod
+whatever the config too, as its edits are made: admitted, the pod would be rejected anyway.
+Undecodable annotations and pods that are not usable are always denied with code 400.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from tasksecrets.managers.global_.source import GlobalSecretSource
 from tasksecrets.managers.plugin import Injector
 from tasksecrets.managers.podview import PodView
 from tasksecrets.managers.registry import get_plugin
+from tasksecrets.managers.validity import AddedObjectsCheck
 from tasksecrets.sdk.secret import Secret
 from tasksecrets.wire import count_pod_secrets, decode_pod_secrets
 
@@ -154,6 +157,8 @@ class Mutator:
             return MutationResult(allowed=True, patch=[], pod=dict(pod))
         try:
             injections, failures = self._inject_all(secrets, editor)
+            if AddedObjectsCheck(editor).problems(editor):
+                raise self._invalid(secrets, editor.view)
         except _Denied as denied:
             return _deny(pod, denied.reason, code=denied.code)
         return self._result(pod, editor, injections, failures)
@@ -189,6 +194,34 @@ class Mutator:
             else:
                 failures.append(f"{describe_secret(secret)}: {'; '.join(reasons)}")
         return injections, failures
+
+    def _invalid(self, secrets: list[Secret], view: PodView) -> _Denied:
+        """The denial naming the first secret whose injection breaks an API server rule, and the rules.
+
+        Adding objects never mends one that breaks a rule, so as the secrets are injected one after
+        the other the pod turns invalid once: a binary search over how many are injected finds the
+        secret in a logarithmic number of replays, each linear (only a pod to deny pays for it).
+        """
+        valid, invalid = 0, len(secrets)  # the first `valid` secrets make a valid pod; `invalid` do not
+        while invalid - valid > 1:
+            middle = (valid + invalid) // 2
+            if self._replay(secrets[:middle], view)[0]:
+                invalid = middle
+            else:
+                valid = middle
+        problems, manager = self._replay(secrets[:invalid], view)
+        return _Denied(
+            f"{describe_secret(secrets[invalid - 1])}: {manager or 'the chain'} would add to the pod what "
+            f"the Kubernetes API server rejects: {'; '.join(problems)}",
+            DENIED_CODE,
+        )
+
+    def _replay(self, secrets: list[Secret], view: PodView) -> tuple[list[str], str | None]:
+        """What the pod breaks with only ``secrets`` injected, and the manager of the last one."""
+        editor, manager = PodEditor(view), None
+        for secret in secrets:
+            manager, _ = self._inject_one(secret, editor)
+        return AddedObjectsCheck(editor).problems(editor), manager
 
     def _inject_one(self, secret: Secret, editor: PodEditor) -> tuple[str | None, list[str]]:
         """The manager that injected ``secret`` (None: none did), and each decline's reason."""

@@ -6,20 +6,18 @@ The local store is namespaced like a cluster so that a name accepted here is acc
 - namespace: a DNS-1123 label (at most 63 lowercase alphanumerics or ``-``, alphanumeric at both ends);
 - secret name: a DNS-1123 subdomain (at most 253 characters, dot-separated labels);
 - data key: at most 253 of ``[-._a-zA-Z0-9]``, not ``.`` or ``..`` and not starting with ``..``.
+
+The rules are the webhook's own (:mod:`tasksecrets.managers.validity`), written once.
 """
 
 from __future__ import annotations
 
-import re
+from collections.abc import Callable
 
 from tasksecrets.errors import StoreNameError
+from tasksecrets.managers.validity import is_config_map_key, is_dns_label, is_dns_subdomain
 
 __all__ = ["validate_data_key", "validate_namespace", "validate_secret_name"]
-
-_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
-_LABEL_RE = re.compile(_LABEL)
-_SUBDOMAIN_RE = re.compile(rf"{_LABEL}(\.{_LABEL})*")
-_DATA_KEY_RE = re.compile(r"[-._a-zA-Z0-9]+")
 
 
 def validate_namespace(namespace: object) -> str:
@@ -27,8 +25,7 @@ def validate_namespace(namespace: object) -> str:
     return _check_name(
         namespace,
         "namespace",
-        pattern=_LABEL_RE,
-        max_len=63,
+        valid=is_dns_label,
         rule="a namespace is a DNS-1123 label, at most 63 characters of lowercase letters, digits and "
         "'-', starting and ending with a letter or digit (for example 'flytesnacks-development')",
     )
@@ -39,16 +36,15 @@ def validate_secret_name(name: object) -> str:
     return _check_name(
         name,
         "secret name",
-        pattern=_SUBDOMAIN_RE,
-        max_len=253,
+        valid=is_dns_subdomain,
         rule="a secret name is a DNS-1123 subdomain, at most 253 characters of lowercase letters, "
         "digits, '-' and '.', starting and ending with a letter or digit (for example 'user-info')",
     )
 
 
-def _check_name(value: object, what: str, *, pattern: re.Pattern[str], max_len: int, rule: str) -> str:
+def _check_name(value: object, what: str, *, valid: Callable[[str], bool], rule: str) -> str:
     text = _require_text(value, what)
-    if len(text) > max_len or not pattern.fullmatch(text):
+    if not valid(text):
         raise StoreNameError(f"invalid {what} {text[:80]!r}: {rule}")
     return text
 
@@ -56,8 +52,7 @@ def _check_name(value: object, what: str, *, pattern: re.Pattern[str], max_len: 
 def validate_data_key(key: object) -> str:
     """Return ``key`` if it is a valid key of a Secret's data, else raise StoreNameError."""
     text = _require_text(key, "data key")
-    bad = len(text) > 253 or not _DATA_KEY_RE.fullmatch(text) or text in {".", ".."}
-    if bad or text.startswith(".."):
+    if not is_config_map_key(text):
         raise StoreNameError(
             f"invalid data key {text[:80]!r}: a key is at most 253 characters of letters, digits, "
             "'-', '_' and '.', and is not '.' or '..' nor starts with '..' (for example 'user_secret')"

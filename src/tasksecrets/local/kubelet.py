@@ -63,7 +63,7 @@ __all__ = [
     "unregister_materializer",
 ]
 
-_NUMBERED = re.compile(r"^(.*)-\d+$")
+_NUMBERED = re.compile(r"(.*)-\d+")
 _ENV_REF = re.compile(r"\$\$|\$\(([-._a-zA-Z][-._a-zA-Z0-9]*)\)")
 
 
@@ -358,7 +358,7 @@ def _create_command(namespace: str, name: str, keys: list[str]) -> str:
 
 def _run_init_container(ctx: PodContext, container: Mapping[str, Any]) -> None:
     name = str(container.get("name") or "")
-    numbered = _NUMBERED.match(name)
+    numbered = _NUMBERED.fullmatch(name)
     base = numbered.group(1) if numbered else name
     handler = find_materializer("init-container", base) or find_materializer("init-container", name)
     if handler is None:

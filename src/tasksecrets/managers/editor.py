@@ -190,6 +190,7 @@ class PodEditor:
         self._orig_volumes = _as_list(self.spec.get("volumes"), "spec.volumes")
         self.container_edits: dict[tuple[str, int], ContainerEdit] = {}  # of the pod's own containers
         self._added: list[ContainerEdit] = []  # the init containers injectors added, in order
+        self._names: set[str] | None = None  # every container's name, once asked for
         self.new_volumes: list[dict[str, Any]] = []
         self.volume_item_edits: dict[int, VolumeItemsEdit] = {}
         self._new_annotations: dict[str, str] = {}
@@ -279,6 +280,12 @@ class PodEditor:
         """How many init containers the pod has now (original plus added)."""
         return len(self._orig[INIT_CONTAINERS]) + len(self._added)
 
+    def container_name_taken(self, name: str) -> bool:
+        """Whether an init container or container of the mutated pod is named ``name``."""
+        if self._names is None:  # made on first use, kept up to date by add_init_container
+            self._names = {target.name for target in self.container_targets()}
+        return name in self._names
+
     def find_volume(self, name: str) -> Mapping[str, Any] | None:
         """The volume of that name in the mutated pod, if any."""
         return self._indexes.by_name.get(name)
@@ -351,6 +358,8 @@ class PodEditor:
         self._added.append(edit)
         if self._by_creation is not None:
             self._by_creation.append(edit)
+        if self._names is not None:
+            self._names.add(str(container.get("name", "")))
         self.edit_count += 1
         self._targets = None
         return ContainerTarget(INIT_CONTAINERS, index, str(container.get("name", "")), True)
@@ -399,6 +408,11 @@ class PodEditor:
     def added_init_containers(self) -> int:
         """How many init containers injectors added."""
         return len(self._added)
+
+    @property
+    def added_edits(self) -> list[ContainerEdit]:
+        """The edits of the added init containers, in order (read-only; for the validity check)."""
+        return self._added
 
     @property
     def new_init_containers(self) -> list[dict[str, Any]]:

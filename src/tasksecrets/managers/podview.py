@@ -7,9 +7,9 @@ values, and no manager reads any of those. :class:`PodView` keeps what the
 - ``metadata``: its ``namespace`` and ``annotations`` (whole); the namespace is the one the
   AdmissionReview names when given (``PodView.of(pod, namespace=...)``): a pod created through a
   Deployment has none of its own yet, and the review's is the one it is created in;
-- ``spec``: ``initContainers`` and ``containers``, each with its ``name`` and the names of its
-  ``env`` entries and ``volumeMounts``; ``volumes``, each with its ``name`` and, for a secret
-  volume, the ``secretName`` and ``items`` of its source.
+- ``spec``: ``initContainers`` and ``containers``, each with its ``name``, the names of its
+  ``env`` entries and the names and mount paths of its ``volumeMounts``; ``volumes``, each with
+  its ``name`` and, for a secret volume, the ``secretName`` and ``items`` of its source.
 
 Whether each of these is present, null or of another type is kept too, and so is every list's
 order: a patch computed on the view applies to the pod it came from. A value of an unexpected type
@@ -99,17 +99,19 @@ def _container(container: object) -> object:
     kept: dict[str, Any] = {}
     if "name" in container:
         kept["name"] = container["name"]
-    for field in ("env", "volumeMounts"):
-        if field in container:
-            kept[field] = _names(container[field])
+    if "env" in container:
+        kept["env"] = _names(container["env"], ("name",))
+    if "volumeMounts" in container:
+        # The mount paths too: a mount added at a path the container already mounts is refused.
+        kept["volumeMounts"] = _names(container["volumeMounts"], ("name", "mountPath"))
     return kept
 
 
-def _names(entries: object) -> object:
+def _names(entries: object, fields: tuple[str, ...]) -> object:
     if not isinstance(entries, list):
         return entries
     return [
-        ({"name": entry["name"]} if "name" in entry else {}) if isinstance(entry, dict) else entry
+        {field: entry[field] for field in fields if field in entry} if isinstance(entry, dict) else entry
         for entry in entries
     ]
 

@@ -1,7 +1,8 @@
 """The base of the pull-container managers (AWS, GCP, Azure): one init container per secret.
 
-Each secret gets a ``<prefix>-<N>`` init container (N: the init containers before it) that pulls
-it into an in-memory volume, mounted read-only at ``/etc/flyte/secrets`` in every other container.
+Each secret gets a ``<prefix>-<N>`` init container (N: the init containers before it, or the next
+number no container of the pod has) that pulls it into an in-memory volume, mounted read-only at
+``/etc/flyte/secrets`` in every other container.
 A subclass sets ``name``, ``volume`` and ``container_prefix`` and derives a :class:`PullPlan` in
 :meth:`PullInjector.plan_secret`, which validates the request. Plans hold names and paths only and
 are remembered per Secret, so a request seen before is not validated again.
@@ -19,7 +20,7 @@ from tasksecrets.managers.plugin import SharedSettings
 from tasksecrets.managers.settings import SidecarSettings
 from tasksecrets.sdk.secret import Secret
 
-__all__ = ["PullInjector", "PullPlan", "add_pull_init_container"]
+__all__ = ["PullInjector", "PullPlan", "add_pull_init_container", "free_container_name"]
 
 
 class PullPlan(NamedTuple):
@@ -66,7 +67,7 @@ class PullInjector:
         """Add the init container, volume, mounts and env vars; InjectionError when not servable."""
         plan = self._plans(secret)
         exports = prepare_exports(plan.file, editor)
-        container: dict[str, Any] = {"name": f"{self.container_prefix}-{editor.init_container_count}"}
+        container: dict[str, Any] = {"name": free_container_name(editor, self.container_prefix)}
         for key, value in plan.container.items():
             # A fresh copy one level down: the editor appends to the lists, and no pod shares them.
             if isinstance(value, list):
@@ -76,6 +77,18 @@ class PullInjector:
         add_pull_init_container(editor, volume=self.volume, container=container)
         deliver_file(plan.file, editor, exports=exports)
         return True
+
+
+def free_container_name(editor: PodEditor, prefix: str) -> str:
+    """``<prefix>-<N>``, N the init containers before it, or the next N no container of the pod has.
+
+    Flyte names it ``<prefix>-<N>`` whatever the pod holds; a pod that already has a container of
+    that name would then be rejected for a duplicate name (docs/compat.md, differences).
+    """
+    number = editor.init_container_count
+    while editor.container_name_taken(f"{prefix}-{number}"):
+        number += 1
+    return f"{prefix}-{number}"
 
 
 def add_pull_init_container(editor: PodEditor, *, volume: str, container: dict[str, Any]) -> None:

@@ -2,7 +2,10 @@
 
 The script logs in with the pod's workload identity, creates the file's directory and writes the
 secret with ``az keyvault secret show --id "<id>" --query "value" -o tsv > <path>``; the id is
-``https://<vault>/secrets/<name>[/<version>]``. The injector renders both
+``https://<vault>/secrets/<name>[/<version>]``. The id is escaped for its double quotes and the
+directory and path are quoted as shell words (:mod:`tasksecrets.managers.shellwords`), a second
+guard after the injector's name checks; ordinary names are written as Flyte writes them. The
+injector renders both
 (:func:`render_pull_script`); the local kubelet reads them back from a pod
 (:func:`parse_pull_script`), accepting only a script this module writes.
 """
@@ -12,6 +15,7 @@ from __future__ import annotations
 import posixpath
 from typing import NamedTuple
 
+from tasksecrets.managers.shellwords import DOUBLE_QUOTED, SHELL_WORD
 from tasksecrets.managers.templates import Slot, TextTemplate
 
 __all__ = ["PullScript", "SecretId", "parse_pull_script", "render_pull_script"]
@@ -20,7 +24,7 @@ _LOGIN = (
     "az login --service-principal -u $AZURE_CLIENT_ID -t $AZURE_TENANT_ID "
     '--federated-token "$(cat $AZURE_FEDERATED_TOKEN_FILE)"'
 )
-_ID, _DIR, _PATH = Slot("id"), Slot("directory"), Slot("path")
+_ID, _DIR, _PATH = Slot("id", DOUBLE_QUOTED), Slot("directory", SHELL_WORD), Slot("path", SHELL_WORD)
 _SCRIPT = TextTemplate(
     _LOGIN, "; mkdir -p ", _DIR, '; az keyvault secret show --id "', _ID, '" --query "value" -o tsv > ', _PATH
 )
@@ -62,7 +66,7 @@ class PullScript(NamedTuple):
 
 
 def render_pull_script(secret: SecretId, path: str) -> str:
-    """The script writing ``secret`` to ``path`` (both must have been checked safe for a shell)."""
+    """The script writing ``secret`` to ``path``; each value reaches ``az`` or ``mkdir`` as one word."""
     return _SCRIPT.render(id=secret.render(), directory=posixpath.dirname(path), path=path)
 
 

@@ -4,7 +4,8 @@ The Kubernetes Secret is named after the group, the key is the secret's key.
 
 - ENV_VAR: ``UPPER(_FSEC_<group>_<key>)`` from an optional ``secretKeyRef``; the request's
   ``env_var`` (if any) from the same ref; then ``FLYTE_SECRETS_ENV_PREFIX=_FSEC_``.
-- FILE or ANY: a secret volume named base32(``group + "_" + group_version``) holding the item
+- FILE or ANY: a secret volume named base32(``group + "_" + group_version``) (shortened with a
+  hash when over 63 characters, :func:`secret_volume_name`) holding the item
   ``{key, path: lower(key)}`` (merged into an existing volume of the same ``secretName``), mounted
   read-only at ``/etc/flyte/secrets/<lower(group)>``; the two path env vars; ``env_var`` (if any)
   holding the file's path.
@@ -20,6 +21,7 @@ volume objects themselves are built afresh for each pod, so no pod shares them w
 
 from __future__ import annotations
 
+import hashlib
 from typing import ClassVar, NamedTuple
 
 from tasksecrets.contract import DELIVERY, K8S_MOUNT, POD_SECRETS_DIR, MountType
@@ -43,9 +45,23 @@ __all__ = ["K8sInjector", "secret_volume_name"]
 _LAYOUT = DELIVERY["K8s"]
 
 
+_MAX_VOLUME_NAME = 63  # a DNS-1123 label
+_NAME_HASH_CHARS = 8  # base32 of 5 bytes of SHA-256
+
+
 def secret_volume_name(secret: Secret) -> str:
-    """base32(``group + "_" + group_version``) with the alphabet ``a-z1-6``."""
-    return b32_encode(f"{secret.group}_{secret.group_version or ''}".encode())
+    """base32(``group + "_" + group_version``) with the alphabet ``a-z1-6``, at most 63 characters.
+
+    Flyte's name is kept when it fits a volume name (groups and versions of up to 38 bytes);
+    a longer one is cut to 54 characters and ends with ``-`` and 8 characters of base32(SHA-256)
+    of the same text, so the name stays deterministic and two long names still differ.
+    """
+    text = f"{secret.group}_{secret.group_version or ''}".encode()
+    name = b32_encode(text)
+    if len(name) <= _MAX_VOLUME_NAME:
+        return name
+    digest = b32_encode(hashlib.sha256(text).digest()[:5])
+    return f"{name[: _MAX_VOLUME_NAME - _NAME_HASH_CHARS - 1]}-{digest}"
 
 
 class _Plan(NamedTuple):
