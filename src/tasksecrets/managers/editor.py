@@ -118,21 +118,37 @@ def _frozen(item: object) -> Hashable | None:
 
 
 class _ItemSet:
-    """Membership as ``item in some_list`` tests it, without the scan: hashable dicts in a set.
+    """Membership as ``item in some_list`` tests it, without a long scan: hashable dicts in a set.
 
-    What has no hashable stand-in (an unhashable value, an entry that is not a dict) is kept in a list
-    and scanned; items of JSON and of the injectors have one, so the list stays empty.
+    A volume holds a few items: below ``SCAN_UP_TO`` the list is scanned (in C, faster than
+    hashing). Beyond it, items are kept by a hashable stand-in; what has none (an unhashable value,
+    an entry that is not a dict) is kept in a list and scanned, and items of JSON and of the
+    injectors have one, so that list stays empty.
     """
 
-    __slots__ = ("_hashed", "_others")
+    SCAN_UP_TO = 16
+
+    __slots__ = ("_few", "_hashed", "_others")
 
     def __init__(self, items: Iterable[object] = ()) -> None:
+        self._few: list[object] | None = []
         self._hashed: set[Hashable] = set()
         self._others: list[object] = []
         for item in items:
             self.add(item)
 
     def add(self, item: object) -> None:
+        few = self._few
+        if few is not None:
+            few.append(item)
+            if len(few) <= self.SCAN_UP_TO:
+                return
+            self._few = None
+            for kept in few[:-1]:
+                self._hash(kept)
+        self._hash(item)
+
+    def _hash(self, item: object) -> None:
         frozen = _frozen(item)
         if frozen is None:
             self._others.append(item)
@@ -140,6 +156,8 @@ class _ItemSet:
             self._hashed.add(frozen)
 
     def __contains__(self, item: object) -> bool:
+        if self._few is not None:
+            return item in self._few
         frozen = _frozen(item)
         return (frozen is not None and frozen in self._hashed) or (
             bool(self._others) and item in self._others
@@ -471,13 +489,18 @@ class PodEditor:
         # Each container gets the items in the order given, as when they are appended one by one.
         if self._by_creation is None:
             self._by_creation = self._edits_in_target_order()
+        # One pass from the earliest of those containers: a container that already holds a name
+        # skips it, so each container gets what it lacks, in the order given.
         spread, made = self._spread[part], self._by_creation
-        added = 0
+        items = items if isinstance(items, (list, tuple)) else list(items)
+        start = len(made)
         for item in items:
-            name = item["name"]
-            added += _append_to(made[spread.get(name, 0) :], part, (item,))
-            spread[name] = len(made)
-        self.edit_count += added
+            held_by = spread.get(item["name"], 0)
+            if held_by < start:
+                start = held_by
+        self.edit_count += _append_to(made[start:], part, items)
+        for item in items:
+            spread[item["name"]] = len(made)
 
     def _edits_in_target_order(self) -> list[ContainerEdit]:
         inits = [self._container_edit(INIT_CONTAINERS, i) for i in range(len(self._orig[INIT_CONTAINERS]))]

@@ -25,6 +25,7 @@ only ever appear in the problems, never an env var's value.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterable, Mapping
 from functools import partial
@@ -66,16 +67,34 @@ def _starts_with_dot_dot(text: str) -> bool:
     return text == "." or text.startswith("..")
 
 
+def _remembered(rule: Callable[[str], bool]) -> Callable[[str], bool]:
+    """``rule`` with its answers for short names kept: the same names come back on every pod.
+
+    The rules are pure functions of the text, so a kept answer is the answer; texts longer than a
+    name can be are computed every time, so the cache stays small (at most 4096 short keys).
+    """
+    kept = functools.lru_cache(maxsize=4096)(rule)
+
+    @functools.wraps(rule)
+    def check(text: str) -> bool:
+        return kept(text) if len(text) <= MAX_SUBDOMAIN else rule(text)
+
+    return check
+
+
+@_remembered
 def is_dns_label(text: str) -> bool:
     """Whether ``text`` is a DNS-1123 label (volume, container and namespace names)."""
     return len(text) <= MAX_LABEL and _LABEL_RE.fullmatch(text) is not None
 
 
+@_remembered
 def is_dns_subdomain(text: str) -> bool:
     """Whether ``text`` is a DNS-1123 subdomain (a Secret's name)."""
     return len(text) <= MAX_SUBDOMAIN and _SUBDOMAIN_RE.fullmatch(text) is not None
 
 
+@_remembered
 def is_config_map_key(text: str) -> bool:
     """Whether ``text`` is a valid key of a Secret's or ConfigMap's data."""
     return (
@@ -83,6 +102,7 @@ def is_config_map_key(text: str) -> bool:
     )
 
 
+@_remembered
 def is_kube_env_var_name(text: str) -> bool:
     """Whether every API server accepts ``text`` as an env var name (its strict rule)."""
     return _ENV_NAME_RE.fullmatch(text) is not None and not _starts_with_dot_dot(text)
@@ -151,7 +171,7 @@ class AddedObjectsCheck:
         self._volumes = set(_names_of(spec.get("volumes"), "name"))
         self._new_volumes = self._added = self._edited = self._item_edits = self._annotations = 0
         self._watched: list[_Watched] = []
-        self._env_check = partial(_check_env, good_names=set())
+        self._env_check = partial(_check_env, good=set())
 
     def problems(self, editor: PodEditor) -> list[str]:
         """What the objects added since the last call break, each naming the object and the rule."""
@@ -242,18 +262,27 @@ def _check_item(volume: str, item: Mapping[str, Any], found: list[str]) -> None:
         found.append(f"the item path {_shown(path)} of volume {_shown(volume)} {problem}")
 
 
-def _check_env(entry: Mapping[str, Any], found: list[str], *, good_names: set[str]) -> None:
-    name = str(entry.get("name"))
-    value_from = entry.get("valueFrom")
-    if name in good_names and not value_from:
-        return  # the same env var added to another container: its name was checked there
+def _check_env(entry: Mapping[str, Any], found: list[str], *, good: set[object]) -> None:
+    name, value_from = entry.get("name"), entry.get("valueFrom")
+    ref = value_from.get("secretKeyRef") if isinstance(value_from, dict) else None
+    # The same env var added to another container was checked there: what its checks read, when
+    # all of it is text, says whether it passed (a failing one is checked again, and reported once).
+    seen: object = None
+    if type(name) is str:
+        if ref is None:
+            seen = name if value_from is None else (name,)
+        elif type(ref) is dict and type(ref.get("name")) is str and type(ref.get("key")) is str:
+            seen = (name, ref["name"], ref["key"])
+    if seen is not None and seen in good:
+        return
+    before = len(found)
+    name = str(name)
     if not is_kube_env_var_name(name):
         found.append(f"the env var name {_shown(name)} is not a valid env var name: {_ENV_RULE}")
-    else:
-        good_names.add(name)
-    ref = value_from.get("secretKeyRef") if isinstance(value_from, dict) else None
     if isinstance(ref, dict):
         if not is_dns_subdomain(str(ref.get("name"))):
             found.append(f"the env var {_shown(name)} reads a Secret whose name is not {_SUBDOMAIN_RULE}")
         if not is_config_map_key(str(ref.get("key"))):
             found.append(f"the env var {_shown(name)} reads a Secret key that is not {_KEY_RULE}")
+    if seen is not None and len(found) == before:
+        good.add(seen)
