@@ -3,8 +3,9 @@
     .venv/bin/python benchmarks/hostile.py [--probes 300] [--peer-src /work/main/src]
 
 ``tasksecrets webhook serve`` runs in its own process (one worker, TLS on 127.0.0.1). One client
-thread posts large reviews back to back on a keep-alive connection: pods with 500 or 2,000
-``flyte.secrets/s<N>`` annotations, or a pod of 6 MiB (70,000 env vars), 8 of each in turn; the
+thread posts large reviews back to back on a keep-alive connection: pods with 256 (the default
+``maxSecretsPerPod``, admitted) or 10,000 (denied for their count) ``flyte.secrets/s<N>``
+annotations, or a pod of 6 MiB (70,000 env vars), 8 of each in turn; the
 server's config turns the answer memo off (Global reads a directory), so that every review is computed.
 Meanwhile another keep-alive connection asks ``GET /healthz`` every 10 ms; the table gives its
 latency (median, p99, max) and the large reviews' own median. With ``--peer-src`` the same is measured
@@ -30,31 +31,23 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "webhook"))
 from _stats import percentile
+from large_pods import pod_secrets, review_body
 from serverproc import cli, client_context, free_port, serve_command, write_config
-
-from tasksecrets.sdk.secret import Secret
-from tasksecrets.wire import encode_pod_metadata
 
 JSON = {"Content-Type": "application/json"}
 
 
-def large_review(load: str, round_: int) -> bytes:
-    """A review of a pod with many secret annotations (names new in each round), or 6 MiB of env vars."""
+def large_review(load: str, round_: int, manager: str) -> bytes:
+    """A review of a pod with many secret requests named as ``manager`` needs them, or 6 MiB of env vars."""
     kind, _, count = load.partition(":")
-    requested = [Secret(group=f"g{round_}-{i % 50}", key=f"k{i}") for i in range(int(count))]
-    labels, annotations = encode_pod_metadata(requested) if kind == "secrets" else ({}, {})
+    if kind == "secrets":
+        return review_body(pod_secrets(manager, int(count)))
     container: dict[str, Any] = {"name": "main", "image": "python:3.11-slim"}
-    if kind == "env":
-        container["env"] = [{"name": f"E{round_}_{i}", "value": "x" * 60} for i in range(int(count))]
+    container["env"] = [{"name": f"E{round_}_{i}", "value": "x" * 60} for i in range(int(count))]
     pod = {
         "apiVersion": "v1",
         "kind": "Pod",
-        "metadata": {
-            "name": f"big-{round_}",
-            "namespace": "ns",
-            "labels": labels,
-            "annotations": annotations,
-        },
+        "metadata": {"name": f"big-{round_}", "namespace": "ns", "labels": {}, "annotations": {}},
         "spec": {"containers": [container]},
     }
     review = {
@@ -66,18 +59,19 @@ def large_review(load: str, round_: int) -> bytes:
 
 
 LOADS = {
-    "secrets:500": "500 annotations",
-    "secrets:2000": "2,000 annotations",
+    "secrets:256": "256 annotations (the default maxSecretsPerPod)",
+    "secrets:10000": "10,000 annotations (denied for their count)",
     "env:70000": "6 MiB pod (70,000 env vars)",
 }
 BODIES_PER_LOAD = 8  # made before measuring: building them would hold this process's GIL
 
 
-def start(workdir: Path, src: str) -> tuple[subprocess.Popen[bytes], int, ssl.SSLContext]:
+def start(workdir: Path, src: str, manager: str) -> tuple[subprocess.Popen[bytes], int, ssl.SSLContext]:
     port = free_port()
     # Global reading a directory turns the answer memo off: every review is computed.
     (workdir / "global").mkdir()
-    config = write_config(workdir, port=port, extra=f"secrets:\n  secrets-prefix: {workdir / 'global'}\n")
+    extra = f"  secretManagerType: {manager}\nsecrets:\n  secrets-prefix: {workdir / 'global'}\n"
+    config = write_config(workdir, port=port, extra=extra)
     env = {**os.environ, "PYTHONPATH": src, "POD_NAMESPACE": "flyte"}
     made = cli("webhook", "init-certs", "--config", str(config), "--local-only", env=env)
     assert made.returncode == 0, made.stderr
@@ -146,27 +140,30 @@ def main() -> None:
     )
     parser.add_argument("--probes", type=int, default=300, help="/healthz requests per row")
     parser.add_argument("--peer-src", help="also measure the server of this source tree (its src/)")
+    parser.add_argument("--managers", default="K8s,AWS", help="the secret managers to serve, in turn")
     args = parser.parse_args()
     trees = [("this tree", str(Path(__file__).resolve().parent.parent / "src"))]
     if args.peer_src:
         trees.append(("peer", args.peer_src))
     print(
-        "| server | large reviews meanwhile | /healthz median ms | p99 ms | max ms | large review median ms |"
+        "| server | manager | large reviews meanwhile | /healthz median ms | p99 ms | max ms "
+        "| large review median ms |"
     )
-    print("|---|---|---|---|---|---|")
-    bodies = {load: [large_review(load, i) for i in range(BODIES_PER_LOAD)] for load in LOADS}
-    for name, src in trees:
-        with tempfile.TemporaryDirectory() as workdir:
-            proc, port, context = start(Path(workdir), src)
-            try:
-                for load, title in [("", "none"), *LOADS.items()]:
-                    row = measure(port, context, bodies=bodies.get(load, []), probes=args.probes)
-                    review = f"{row['review']:.1f}" if row["review"] is not None else "-"
-                    cells = [name, title, *(f"{row[k]:.2f}" for k in ("median", "p99", "max")), review]
-                    print("| " + " | ".join(cells) + " |", flush=True)
-            finally:
-                proc.terminate()
-                proc.wait(timeout=60)
+    print("|---|---|---|---|---|---|---|")
+    for manager in args.managers.split(","):
+        bodies = {load: [large_review(load, i, manager) for i in range(BODIES_PER_LOAD)] for load in LOADS}
+        for name, src in trees:
+            with tempfile.TemporaryDirectory() as workdir:
+                proc, port, context = start(Path(workdir), src, manager)
+                try:
+                    for load, title in [("", "none"), *LOADS.items()]:
+                        row = measure(port, context, bodies=bodies.get(load, []), probes=args.probes)
+                        review = f"{row['review']:.1f}" if row["review"] is not None else "-"
+                        stats = (f"{row[k]:.2f}" for k in ("median", "p99", "max"))
+                        print("| " + " | ".join([name, manager, title, *stats, review]) + " |", flush=True)
+                finally:
+                    proc.terminate()
+                    proc.wait(timeout=60)
 
 
 if __name__ == "__main__":
