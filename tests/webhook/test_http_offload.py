@@ -8,18 +8,23 @@ computed on the loop would hold it, and ``/healthz`` could not be answered befor
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 from typing import Any
 
 import pytest
 from prometheus_client import CollectorRegistry
 
-from tasksecrets.webhook.http import INLINE_REVIEW_BYTES, ReviewAnswer, WebhookApp
+from tasksecrets.contract import ANNOTATION_PREFIX
+from tasksecrets.webhook.http import INLINE_REVIEW_BYTES, INLINE_REVIEW_REQUESTS, ReviewAnswer, WebhookApp
 from tasksecrets.webhook.metrics import WebhookMetrics
 
 MUTATE = "/mutate--v1-pod"
 LARGE = b'{"pad": "' + b" " * INLINE_REVIEW_BYTES + b'"}'
 SMALL = b"{}"
+# A small body naming many requests: at the cap, the file managers take tens of ms on it.
+MANY = json.dumps({f"{ANNOTATION_PREFIX}{i}": "x" for i in range(INLINE_REVIEW_REQUESTS + 1)}).encode()
+FEW = json.dumps({f"{ANNOTATION_PREFIX}{i}": "x" for i in range(INLINE_REVIEW_REQUESTS)}).encode()
 
 
 async def call(app: WebhookApp, method: str, path: str, body: bytes = b"") -> int:
@@ -92,6 +97,17 @@ async def test_small_reviews_are_computed_inline() -> None:
     app = make_app(review)
     assert await call(app, "POST", MUTATE, SMALL) == 200
     assert review.threads == [threading.current_thread().name]
+
+
+@pytest.mark.asyncio
+async def test_a_small_review_of_many_requests_goes_to_the_thread() -> None:
+    review = SlowReview()
+    app = make_app(review)
+    assert len(MANY) < INLINE_REVIEW_BYTES
+    assert await call(app, "POST", MUTATE, FEW) == 200
+    assert await call(app, "POST", MUTATE, MANY) == 200
+    assert review.threads[0] == threading.current_thread().name
+    assert review.threads[1].startswith("review")
 
 
 @pytest.mark.asyncio

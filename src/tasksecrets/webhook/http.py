@@ -9,7 +9,8 @@ What belongs to the transport: the content type must be ``application/json`` (el
 anywhere answers 500 with a generic message and is logged by type and stack, never with its message
 (it could quote a pod). Bad JSON and bad reviews are the review function's to answer (400 or a denial).
 
-No review holds the event loop: a body over :data:`INLINE_REVIEW_BYTES` is reviewed on a thread, so
+No review holds the event loop: a body over :data:`INLINE_REVIEW_BYTES`, or naming more than
+:data:`INLINE_REVIEW_REQUESTS` secret requests, is reviewed on a thread, so
 ``/healthz``, ``/readyz`` and other reviews are answered meanwhile (the interpreter switches threads
 every few milliseconds). Small reviews are computed inline, since the hop to a thread and back costs
 more than they do. Reviews never run two at a time: one lock serializes them (the admission core
@@ -44,7 +45,7 @@ from typing import Any
 
 from tasksecrets.admission.httplimits import HttpLimits
 from tasksecrets.admission.jsoncodec import encode_json
-from tasksecrets.contract import MUTATE_PATH
+from tasksecrets.contract import ANNOTATION_PREFIX, MUTATE_PATH
 from tasksecrets.sdk.masking import SECURE
 
 __all__ = [
@@ -63,6 +64,9 @@ logger = logging.getLogger(__name__)
 MAX_BODY_BYTES = 7 * 1024 * 1024  # Flyte's limit, and more than any pod the API server accepts
 # A review of this size takes a few hundred µs; the hop to a thread and back costs about 45 µs.
 INLINE_REVIEW_BYTES = 64 * 1024
+# A pod of more requests costs milliseconds with the file managers (tens at the cap) in a small body.
+INLINE_REVIEW_REQUESTS = 16
+_REQUEST_KEY = f'"{ANNOTATION_PREFIX}'.encode()
 RECEIVE_BUFFER_BYTES = 32 * 1024  # the kernel doubles it
 
 
@@ -177,7 +181,11 @@ class WebhookApp:
         self._count(answer, time.perf_counter() - started)
 
     async def _answer(self, body: bytes) -> ReviewAnswer:
-        if len(body) <= self.inline_review_bytes and self._review_lock.acquire(blocking=False):
+        if (
+            len(body) <= self.inline_review_bytes
+            and body.count(_REQUEST_KEY) <= INLINE_REVIEW_REQUESTS  # about 1 µs for a pod's body
+            and self._review_lock.acquire(blocking=False)
+        ):
             try:
                 return self.review(body)
             finally:
