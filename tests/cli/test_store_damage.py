@@ -99,6 +99,7 @@ DAMAGES: list[tuple[str, Callable[[bytes, Path], bytes]]] = [
     ("last-page-content", lambda d, _: _flip(d, len(d) - 20)),
     ("truncated-half", lambda d, _: d[: len(d) // 2]),
     ("truncated-in-page-1", lambda d, _: d[:100]),
+    ("truncated-to-nothing", lambda d, _: b""),
 ]
 
 

@@ -333,6 +333,10 @@ class SecretStore:
             # Created 0600 before SQLite opens it; SQLite gives the -wal and -shm files the same mode.
             os.close(os.open(self._db_path, os.O_RDWR | os.O_CREAT, 0o600))
             os.chmod(self._db_path, 0o600)
+        elif self._db_path.stat().st_size == 0 and key_file_path(self._home).exists():
+            # SQLite writes its header (4 KiB) as soon as the store connects, and the key file is made
+            # after that: an empty file beside a key file was truncated, not never used.
+            raise self._damaged_error("the file is empty, yet the store's key file exists")
         conn = sqlite3.connect(
             self._db_path, timeout=_BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
         )
