@@ -239,3 +239,25 @@ def test_the_denial_names_the_secret_that_broke_the_rule(bad: int) -> None:
     result = mutator("K8s").mutate(make_pod(secrets))
     assert not result.allowed
     assert str(result.reason).startswith(f"{secrets[bad]!r}: K8s would add"), result.reason
+
+
+# -- all annotations together -------------------------------------------------------------------------
+
+
+def _vault_pod_with_filler(filler_bytes: int) -> dict[str, Any]:
+    pod = make_pod([Secret(group="kv/data/app", key="password", group_version="kv2", mount_requirement=FILE)])
+    pod["metadata"]["annotations"]["example.com/notes"] = "é" * (filler_bytes // 2)  # 2 bytes each
+    return pod
+
+
+def test_annotations_the_injectors_push_over_256_kib_deny_the_pod() -> None:
+    chain = mutator("Vault")
+    fits = chain.mutate(_vault_pod_with_filler(200 * 1024))
+    assert fits.allowed, fits.reason
+    assert_api_server_accepts(fits.pod)
+    # Under 256 KiB in characters, over it in bytes: the API server counts bytes, and so do we.
+    pod = _vault_pod_with_filler(256 * 1024 - 600)
+    assert sum(len(k) + len(v) for k, v in pod["metadata"]["annotations"].items()) < 256 * 1024
+    denied = chain.mutate(pod)
+    assert not denied.allowed
+    assert "annotations would total" in denied.reason and "262144" in denied.reason

@@ -17,7 +17,8 @@ secret that broke a rule):
   rule every API server applies (1.32 and later can relax it, older ones cannot);
 - volume mounts: of a volume the pod has, at a path the container does not mount yet;
 - annotation keys: qualified names (an optional DNS subdomain prefix and ``/``, a name of at most
-  63 characters).
+  63 characters); all of the pod's annotations together at most 256 KiB (keys and values, in
+  bytes), checked once injectors have added one.
 
 Only what the injectors add is checked, never what the pod had, and each object once. Names
 only ever appear in the problems, never an env var's value.
@@ -32,6 +33,7 @@ from functools import partial
 from itertools import islice
 from typing import Any
 
+from tasksecrets.contract import MAX_ANNOTATION_BYTES
 from tasksecrets.managers.editor import ContainerEdit, PodEditor
 
 __all__ = [
@@ -190,6 +192,10 @@ class AddedObjectsCheck:
                 if problem is not None:
                     found.append(f"the annotation key {_shown(key)} is not a qualified name: {problem}")
             self._annotations = len(editor.new_annotations)
+        if editor.new_annotations:
+            over = _annotations_over_limit(editor)
+            if over is not None:
+                found.append(over)
         return list(dict.fromkeys(found))  # an env var added to every container is one problem
 
     def _watch_new_volumes(self, editor: PodEditor, found: list[str]) -> None:
@@ -251,6 +257,22 @@ class AddedObjectsCheck:
         if path in paths:
             found.append(f"container {_shown(container)} mounts two volumes at {_shown(path)}")
         paths.add(path)
+
+
+def _annotations_over_limit(editor: PodEditor) -> str | None:
+    """The API server's limit on all of a pod's annotations together, once injectors have added some."""
+    new = editor.new_annotations
+    pairs = [*new.items()]
+    pairs += [(k, v) for k, v in editor.original_annotations.items() if k not in new and isinstance(v, str)]
+    chars = sum(len(str(k)) + len(v) for k, v in pairs)
+    if chars * 4 > MAX_ANNOTATION_BYTES:  # characters may be up to 4 bytes of UTF-8: count bytes
+        size = sum(len(str(k).encode()) + len(v.encode()) for k, v in pairs)
+        if size > MAX_ANNOTATION_BYTES:
+            return (
+                f"the pod's annotations would total {size} bytes, over the API server's limit of "
+                f"{MAX_ANNOTATION_BYTES} (256 KiB) for all of them together"
+            )
+    return None
 
 
 def _check_item(volume: str, item: Mapping[str, Any], found: list[str]) -> None:
