@@ -139,3 +139,27 @@ def test_stalled_bodies_are_cut_off(body_server: ServerProcess) -> None:
         return list(await asyncio.gather(*(one() for _ in range(count))))
 
     run_attack(body_server, attack, name="stalled bodies", statuses={408, None})
+
+
+def test_handshakes_never_finished_are_cut_off(slow_server: ServerProcess) -> None:
+    # TCP connections that never send a ClientHello, or only part of one: before the handshake the
+    # connection is the event loop's, which would hold it for 60 s; ours ends it at the header timeout.
+    count = 300
+
+    async def one(partial: bool) -> Outcome:
+        reader, writer = await asyncio.open_connection("127.0.0.1", slow_server.port)
+        outcome = Outcome()
+        if partial:
+            writer.write(b"\x16\x03\x01\x02")  # the start of a TLS record header
+            outcome.sent = 4
+        try:
+            outcome.closed = await asyncio.wait_for(reader.read(1), timeout=30) == b""
+        except ConnectionResetError:
+            outcome.closed = True
+        writer.close()
+        return outcome
+
+    async def attack() -> list[Outcome]:
+        return list(await asyncio.gather(*(one(i % 2 == 1) for i in range(count))))
+
+    run_attack(slow_server, attack, name="unfinished handshakes", statuses={None})

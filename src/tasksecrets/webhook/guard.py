@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import functools
 from collections import OrderedDict
 from typing import Any, ClassVar
 
@@ -316,3 +317,44 @@ def guarded_protocol(limits: HttpLimits, *, max_body: int) -> type[GuardedProtoc
         guard = ConnectionGuard(limits, max_body=max_body)
 
     return WorkerProtocol
+
+
+# -- TLS handshakes -----------------------------------------------------------------------------------
+# A connection reaches the protocol above only once its TLS handshake is done; until then it is the
+# event loop's, which gives a handshake 60 s. The loops made here give it the header timeout instead,
+# so that connections that never finish their handshake hold their buffers as briefly as slow headers.
+
+_handshake_seconds = 10.0  # set by handshake_bounded_loops() before the server starts
+
+
+def handshake_bounded_loops(seconds: float) -> str:
+    """uvicorn's ``loop`` setting for loops that end a TLS handshake not done within ``seconds``.
+
+    A loop factory takes no argument, so the bound is kept here, one value per worker process.
+    """
+    global _handshake_seconds
+    _handshake_seconds = seconds
+    return f"{__name__}:handshake_bounded_loop"
+
+
+def handshake_bounded_loop() -> asyncio.AbstractEventLoop:
+    """A new event loop (uvloop's where installed, as uvicorn would pick) bounding TLS handshakes."""
+    return _bounded_loop_class()()
+
+
+@functools.cache
+def _bounded_loop_class() -> type[asyncio.AbstractEventLoop]:
+    base: type[Any]
+    try:
+        import uvloop
+
+        base = uvloop.Loop
+    except ImportError:  # uvicorn then runs on asyncio's own loop too
+        base = asyncio.SelectorEventLoop
+
+    class HandshakeBoundedLoop(base):  # type: ignore[misc]
+        async def create_server(self, *args: Any, **kwargs: Any) -> Any:
+            kwargs.setdefault("ssl_handshake_timeout", _handshake_seconds)
+            return await super().create_server(*args, **kwargs)
+
+    return HandshakeBoundedLoop

@@ -310,7 +310,7 @@ def run_server(
     """Serve ``app`` over TLS on ``sock`` until SIGTERM or SIGINT; return the exit status."""
     import uvicorn
 
-    from tasksecrets.webhook.guard import guarded_protocol
+    from tasksecrets.webhook.guard import guarded_protocol, handshake_bounded_loops
 
     def ssl_factory(config: uvicorn.Config, default: Callable[[], Any]) -> Any:
         return ssl_context
@@ -324,6 +324,7 @@ def run_server(
         server_header=False,
         timeout_graceful_shutdown=graceful_seconds,
         http=guarded_protocol(limits, max_body=app.max_body),
+        loop=handshake_bounded_loops(limits.header_timeout_seconds),
         ws="none",
         # The API server keeps connections to webhooks open; let it reuse them.
         timeout_keep_alive=limits.keep_alive_seconds,
