@@ -330,9 +330,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                     print(plane.kubectl("get", "mutatingwebhookconfigurations").stdout, end="")
                 return 0
             print("dev-cluster: Ctrl-C stops it", file=sys.stderr)
-            with contextlib.suppress(KeyboardInterrupt):
-                signal.pause()
+            for stop_signal in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+                signal.signal(stop_signal, _exit_on)  # through the ExitStack: stopped in order
+            signal.pause()
     return 0
+
+
+def _exit_on(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 if __name__ == "__main__":
