@@ -36,7 +36,9 @@ def others(control_plane: ControlPlane, webhook_in_cluster: WebhookInCluster) ->
     control_plane.kubectl("create", "-f", "-", stdin=json.dumps(other))
 
 
-def test_every_deploy_object_is_stored(control_plane: ControlPlane, webhook_in_cluster: WebhookInCluster) -> None:
+def test_every_deploy_object_is_stored(
+    control_plane: ControlPlane, webhook_in_cluster: WebhookInCluster
+) -> None:
     overlay = webhook_in_cluster.config_file.parent / "overlay"
     rendered = control_plane.kubectl("kustomize", str(overlay)).stdout
     objects = [doc for doc in yaml.safe_load_all(rendered) if doc]
@@ -50,7 +52,9 @@ def test_every_deploy_object_is_stored(control_plane: ControlPlane, webhook_in_c
         if namespace:
             assert namespace == webhook_in_cluster.namespace
     # Applying again changes nothing and conflicts with nothing.
-    again = control_plane.kubectl("apply", "--server-side", "--field-manager=tasksecrets-tests", "-k", str(overlay))
+    again = control_plane.kubectl(
+        "apply", "--server-side", "--field-manager=tasksecrets-tests", "-k", str(overlay)
+    )
     assert "serverside-applied" in again.stdout
 
 
@@ -93,7 +97,9 @@ def test_server_account_can_manage_its_registration_only(
     control_plane: ControlPlane, webhook_in_cluster: WebhookInCluster, others: None
 ) -> None:
     kubeconfig, ns = webhook_in_cluster.server_kubeconfig, webhook_in_cluster.namespace
-    ours = _allowed(control_plane, kubeconfig, "get", "mutatingwebhookconfiguration", SERVICE_NAME, "-o", "json")
+    ours = _allowed(
+        control_plane, kubeconfig, "get", "mutatingwebhookconfiguration", SERVICE_NAME, "-o", "json"
+    )
     _allowed(control_plane, kubeconfig, "replace", "-f", "-", stdin=ours)  # the update registration makes
     theirs = control_plane.kubectl("get", "mutatingwebhookconfiguration", OTHER_WEBHOOK, "-o", "json").stdout
     for args, stdin in (

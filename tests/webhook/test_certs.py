@@ -334,7 +334,9 @@ async def test_cli_init_certs_against_the_cluster(
 
 
 @pytest.mark.parametrize(("host", "kind"), [("127.0.0.1", x509.IPAddress), ("hook.example", x509.DNSName)])
-def test_init_certs_serves_the_host_of_webhook_url(tmp_path: Path, host: str, kind: type[x509.GeneralName]) -> None:
+def test_init_certs_serves_the_host_of_webhook_url(
+    tmp_path: Path, host: str, kind: type[x509.GeneralName]
+) -> None:
     config = write_config(tmp_path, url=f"https://{host}:9443")
     made = CliRunner().invoke(webhook_group, ["init-certs", "--config", str(config), "--local-only"])
     assert made.exit_code == 0, made.output
