@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime
-import ipaddress
 import json
 import os
 import secrets
@@ -32,12 +31,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from services import free_port
+from tasksecrets.webhook.certificates.authority import create_bundle
 
 __all__ = ["ControlPlane", "control_plane", "controlplane_bin", "main", "start_control_plane"]
 
@@ -145,51 +143,19 @@ def _kubeconfig(server: str, ca_file: Path, token: str) -> str:
     )
 
 
-def _pem_key(key: rsa.RSAPrivateKey) -> bytes:
-    return key.private_bytes(
+def _make_credentials(state: Path) -> str:
+    """CA and the API server's serving certificate (made as the webhook makes its own), the
+    service-account key pair; returns the admin token."""
+    now = datetime.datetime.now(datetime.timezone.utc)
+    bundle = create_bundle(dns_names=["localhost"], ip_addresses=["127.0.0.1"], validity_days=2, now=now)
+    _write_private(state / "ca.crt", bundle.ca_cert.decode())
+    _write_private(state / "apiserver.crt", bundle.tls_cert.decode())
+    _write_private(state / "apiserver.key", bundle.tls_key.decode())
+    sa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = sa_key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
-
-
-def _make_credentials(state: Path) -> str:
-    """CA, the API server's serving certificate, the service-account key pair; returns the admin token."""
-    now = datetime.datetime.now(datetime.timezone.utc)
-    ca_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "tasksecrets-test-cluster-ca")])
-    ca = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=2))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .sign(ca_key, hashes.SHA256())
-    )
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    serving = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "kube-apiserver")]))
-        .issuer_name(ca_name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=2))
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]
-            ),
-            critical=False,
-        )
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
-    sa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    _write_private(state / "ca.crt", ca.public_bytes(serialization.Encoding.PEM).decode())
-    _write_private(state / "apiserver.crt", serving.public_bytes(serialization.Encoding.PEM).decode())
-    _write_private(state / "apiserver.key", _pem_key(key).decode())
-    _write_private(state / "sa.key", _pem_key(sa_key).decode())
+    _write_private(state / "sa.key", pem.decode())
     sa_pub = sa_key.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
