@@ -58,7 +58,7 @@ from tasksecrets.sdk.values import read_values, write_values
 
 if TYPE_CHECKING:
     from tasksecrets.admission.config import Config
-    from tasksecrets.admission.mutator import Mutator
+    from tasksecrets.admission.mutator import MutationResult, Mutator
     from tasksecrets.local.store import SecretStore
     from tasksecrets.sdk.task import Task
 
@@ -164,6 +164,8 @@ class LocalClusterExecutor:
     environment (default ``os.environ``), where Global secrets are found and what children inherit,
     scrubbed. ``secrets``: more secret requests whose env names are scrubbed (the runner passes all
     requests of the workflow's module); each task's own requests are always scrubbed.
+    ``admission``: what admits each rendered pod and returns the pod to run (default: the webhook's
+    own Mutator, in process); the tests pass one that creates the pod through a real API server.
     """
 
     def __init__(
@@ -177,6 +179,7 @@ class LocalClusterExecutor:
         reporter: RunReporter | None = None,
         secrets: Iterable[Secret] = (),
         python: str | None = None,
+        admission: Callable[[dict[str, Any]], MutationResult] | None = None,
     ) -> None:
         from tasksecrets.admission.config import load_config
         from tasksecrets.pods import pod_namespace
@@ -194,6 +197,7 @@ class LocalClusterExecutor:
         self._store_source = store
         self._store: SecretStore | None = None
         self._mutator: Mutator | None = None
+        self._admission = admission
         self._swept = False
         self._task_dirs: set[Path] = set()
         self._process: subprocess.Popen[bytes] | None = None
@@ -296,7 +300,7 @@ class LocalClusterExecutor:
             python=self.python,
         )
         run.pod_name, run.namespace = pod["metadata"]["name"], pod["metadata"]["namespace"]
-        result = self._get_mutator().mutate(pod)
+        result = self._admission(pod) if self._admission is not None else self._get_mutator().mutate(pod)
         if not result.allowed:
             raise TaskExecutionError(
                 f"task {task.name!r} cannot run: the webhook denied its pod {run.pod_name} "
