@@ -7,5 +7,6 @@ moto's AWS server (tests/services.py); a Kubernetes control plane, etcd + kube-a
 """
 
 from controlplane import control_plane  # noqa: F401
+from kube_cluster import kube_cluster  # noqa: F401
 from services import moto_server, openbao, postgres  # noqa: F401
 from webhook_in_cluster import webhook_in_cluster  # noqa: F401

@@ -14,15 +14,17 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Callable
 from typing import Any, TextIO
 
 import click
 
-from tasksecrets.errors import SecretError, TaskDeclarationError
+from tasksecrets.errors import SecretError, TaskDeclarationError, TaskExecutionError
 from tasksecrets.sdk.context import task_context
 from tasksecrets.sdk.exports import apply_env_exports
 from tasksecrets.sdk.loader import load_task, trim_internal_frames
 from tasksecrets.sdk.masking import format_exception_masked, mask_text
+from tasksecrets.sdk.messages import open_location
 from tasksecrets.sdk.task import Task
 from tasksecrets.sdk.values import load_value, write_values
 
@@ -49,14 +51,21 @@ class _MaskingStream:
         return getattr(self._inner, name)
 
 
-def _read_inputs(task: Task, path: str | None) -> dict[str, Any]:
-    if path is None:
+def _read_inputs(task: Task, path: str | None, inline: str | None = None) -> dict[str, Any]:
+    if path is None and inline is None:
         return task.bind_inputs((), {})
     try:
-        with open(path, encoding="utf-8") as handle:
-            raw = json.load(handle)
+        if inline is not None:
+            path = "--inputs-json"
+            raw = json.loads(inline)
+        else:
+            assert path is not None
+            with open_location(path, "rb") as handle:
+                raw = json.loads(handle.read().decode("utf-8"))
     except OSError as exc:
-        raise click.UsageError(f"cannot read the inputs file {path}: {exc.strerror}") from None
+        raise click.UsageError(f"cannot read the inputs file {path}: {exc.strerror or exc}") from None
+    except TaskExecutionError as exc:
+        raise click.UsageError(str(exc)) from None
     except ValueError as exc:
         raise click.UsageError(
             f"the inputs file {path} is not valid JSON ({exc}): write a JSON object"
@@ -71,13 +80,20 @@ def _read_inputs(task: Task, path: str | None) -> dict[str, Any]:
         raise click.UsageError(f"inputs do not fit task {task.name!r}: {exc}") from None
 
 
-def run_task_in_process(task: Task, inputs: dict[str, Any]) -> tuple[bool, Any]:
-    """Run ``task`` as this process's task; returns ``(True, outputs)`` or ``(False, masked traceback)``."""
+def run_task_in_process(
+    task: Task, inputs: dict[str, Any], *, seal: Callable[[Any], Any] | None = None
+) -> tuple[bool, Any]:
+    """Run ``task`` as this process's task; returns ``(True, outputs)`` or ``(False, masked traceback)``.
+
+    ``seal`` turns the outputs into what is returned while the task's values are still registered
+    (to mask them: :func:`tasksecrets.sdk.messages.seal_outputs`).
+    """
     with task_context(task, export_mode="keep", in_pod=True):
         stdout, stderr = sys.stdout, sys.stderr
         sys.stdout, sys.stderr = _MaskingStream(stdout), _MaskingStream(stderr)
         try:
-            return True, task.execute(**inputs)
+            outputs = task.execute(**inputs)
+            return True, outputs if seal is None else seal(outputs)
         except Exception as exc:
             # Formatted while the task's values are still registered, so they come out masked.
             return False, format_exception_masked(trim_internal_frames(exc)).rstrip()
@@ -95,12 +111,29 @@ def run_task_in_process(task: Task, inputs: dict[str, Any]) -> tuple[bool, Any]:
 )
 @click.option("--inputs", "inputs_path", metavar="FILE", help="A JSON file with the task's inputs.")
 @click.option("--outputs", "outputs_path", metavar="FILE", help="Where to write the task's outputs (JSON).")
+@click.option(
+    "--inputs-json", "inputs_json", metavar="JSON", help="The inputs inline, as the inputs file holds them."
+)
+@click.option(
+    "--termination-message",
+    "message_path",
+    metavar="PATH",
+    help="Write outputs (masked) or the error to this file: the container's terminationMessagePath.",
+)
+@click.option(
+    "--data-prefix",
+    metavar="URL",
+    help="Where outputs too big for the termination message go (fsspec URL: s3://, gs://, file://).",
+)
 def execute_cmd(
     file_path: str | None,
     module_name: str | None,
     task_name: str,
     inputs_path: str | None,
     outputs_path: str | None,
+    inputs_json: str | None,
+    message_path: str | None,
+    data_prefix: str | None,
 ) -> None:
     """Run one task in this process, as a task's container does."""
     if (file_path is None) == (module_name is None):
@@ -121,7 +154,10 @@ def execute_cmd(
         trimmed = format_exception_masked(trim_internal_frames(exc)).rstrip()
         click.echo(f"error: importing {source} failed:\n{trimmed}", err=True)
         sys.exit(1)
-    inputs = _read_inputs(task, inputs_path)
+    inputs = _read_inputs(task, inputs_path, inputs_json)
+    if message_path is not None:
+        _run_for_cluster(task, inputs, message_path=message_path, data_prefix=data_prefix)
+        return
     ok, result = run_task_in_process(task, inputs)
     if not ok:
         click.echo(f"error: task {task.name!r} failed:\n{result}", err=True)
@@ -132,3 +168,24 @@ def execute_cmd(
         except OSError as exc:
             click.echo(f"error: cannot write the outputs file {outputs_path}: {exc.strerror}", err=True)
             sys.exit(1)
+
+
+def _run_for_cluster(
+    task: Task, inputs: dict[str, Any], *, message_path: str, data_prefix: str | None
+) -> None:
+    # A pod on a cluster: outputs, or the error, go into the termination message (docs/kubernetes.md).
+    from tasksecrets.sdk.messages import error_message, outputs_message, seal_outputs
+
+    ok, result = run_task_in_process(task, inputs, seal=seal_outputs)
+    status, message = 0, ""
+    try:
+        if ok:
+            message = outputs_message(result, task_name=task.name, data_prefix=data_prefix)
+    except TaskExecutionError as exc:
+        ok, result = False, str(exc)
+    if not ok:
+        click.echo(f"error: task {task.name!r} failed:\n{result}", err=True)
+        message, status = error_message(result), 1
+    with open(message_path, "w", encoding="utf-8") as out:
+        out.write(message)
+    sys.exit(status)

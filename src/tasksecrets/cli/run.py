@@ -28,6 +28,7 @@ from tasksecrets.cli.run_inputs import parse_inputs
 from tasksecrets.errors import ConfigError, ManifestError, TaskDeclarationError, TaskSecretsError
 from tasksecrets.local.procguard import StopRequested, harden_runner, stop_on_signals
 from tasksecrets.local.runner import LocalClusterExecutor, TaskRun
+from tasksecrets.pods import DEFAULT_IMAGE
 from tasksecrets.sdk.executor import use_executor
 from tasksecrets.sdk.loader import load_module
 from tasksecrets.sdk.secret import Secret
@@ -164,10 +165,51 @@ def _print_outputs(items: list[tuple[str, Any]], executor: LocalClusterExecutor,
 @click.option(
     "--config", "config_path", metavar="FILE", help="The webhook config file (default: K8s manager)."
 )
+@click.option(
+    "--cluster", is_flag=True, help="Run each task as a Pod on a Kubernetes cluster (docs/kubernetes.md)."
+)
+@click.option("--kubeconfig", metavar="FILE", help="--cluster: the kubeconfig, as for kubectl.")
+@click.option("--context", "kube_context", metavar="NAME", help="--cluster: the kubeconfig context.")
+@click.option("-n", "--namespace", metavar="NAME", help="--cluster: the namespace (default PROJECT-DOMAIN).")
+@click.option("--image", default=DEFAULT_IMAGE, show_default=True, help="--cluster: the tasks' image.")
+@click.option(
+    "--data-prefix",
+    metavar="URL",
+    help="--cluster: where large inputs and outputs go (s3://, gs://, file://).",
+)
+@click.option(
+    "--timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS", help="--cluster: per task."
+)
+@click.option(
+    "--cleanup",
+    type=click.Choice(["success", "always", "never"]),
+    default="success",
+    show_default=True,
+    help="--cluster: delete pods after success, always, or never (failed pods are kept by default).",
+)
 def run_cmd(
-    file: str, name: str, project: str, domain: str, inputs: tuple[str, ...], config_path: str | None
+    file: str,
+    name: str,
+    project: str,
+    domain: str,
+    inputs: tuple[str, ...],
+    config_path: str | None,
+    cluster: bool,
+    kubeconfig: str | None,
+    kube_context: str | None,
+    namespace: str | None,
+    image: str,
+    data_prefix: str | None,
+    timeout: float | None,
+    cleanup: str,
 ) -> None:
     """Run workflow or task NAME of FILE.py, each task as a pod with its secrets injected."""
+    if cluster:
+        from tasksecrets.cli.run_cluster import ClusterOptions, run_on_cluster
+
+        options = ClusterOptions(kubeconfig, kube_context, namespace, image, data_prefix, timeout, cleanup)
+        run_on_cluster(file, name, project=project, domain=domain, inputs=inputs, options=options)
+        return
     try:
         with stop_on_signals():
             _run(file, name, project=project, domain=domain, inputs=inputs, config_path=config_path)
