@@ -20,7 +20,7 @@ from controlplane import REPO, ControlPlane, start_control_plane
 from stand_ins.node_kubelet import StandInNode, stand_in_node
 from webhook_in_cluster import WebhookInCluster, start_registered_webhook
 
-__all__ = ["KubeCluster", "NODE_NAME", "kube_cluster"]
+__all__ = ["NODE_NAME", "KubeCluster", "kube_cluster"]
 
 NODE_NAME = "stand-in-node"
 

@@ -275,7 +275,7 @@ class StandInNode:
         node = self
 
         class Logs(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 (the http.server API)
+            def do_GET(self) -> None:
                 parts = self.path.split("?")[0].strip("/").split("/")
                 if len(parts) != 4 or parts[0] != "containerLogs":
                     self.send_error(404)
@@ -292,7 +292,7 @@ class StandInNode:
                     self.wfile.write(chunk)
                     self.wfile.flush()
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (the http.server API)
+            def log_message(self, format: str, *args: Any) -> None:
                 pass
 
         self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Logs)

@@ -32,7 +32,7 @@ from tasksecrets.sdk.messages import INLINE_INPUTS_LIMIT, open_location, read_me
 from tasksecrets.sdk.task import Task
 from tasksecrets.sdk.values import dump_value
 
-__all__ = ["CALL_ANNOTATION", "RUN_LABEL", "Cleanup", "TERMINATION_PATH", "KubernetesExecutor", "new_run_id"]
+__all__ = ["CALL_ANNOTATION", "RUN_LABEL", "TERMINATION_PATH", "Cleanup", "KubernetesExecutor", "new_run_id"]
 
 RUN_LABEL = "tasksecrets.io/run"
 CALL_ANNOTATION = "tasksecrets.io/call"
