@@ -58,6 +58,7 @@ class _ApiSecrets:
 
     def __init__(self, client: Any) -> None:
         self._client = client
+        self.not_found: list[str] = []
 
     def get(self, namespace: str, name: str) -> dict[str, bytes]:
         from lightkube import ApiError
@@ -67,6 +68,7 @@ class _ApiSecrets:
             secret = self._client.get(Secret, name, namespace=namespace)
         except ApiError as exc:
             if exc.status.code == 404:
+                self.not_found.append(name)
                 raise StoredSecretNotFoundError(f'secret "{name}" not found') from None
             raise
         return {key: base64.b64decode(value) for key, value in (secret.data or {}).items()}
@@ -89,6 +91,9 @@ class StandInNode:
     def __init__(self, client: Any, name: str, workdir: Path, state: Path, *, path_prefix: str) -> None:
         self.client, self.name, self.workdir, self.state = client, name, workdir, state
         self.path_prefix = path_prefix
+        # What the platform gives every task pod besides its secrets (a cloud identity for the data
+        # prefix, as IRSA or workload identity would): the tests set it.
+        self.environment: dict[str, str] = {}
         self.pods: dict[str, _Running] = {}  # by "namespace/name"
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -200,12 +205,13 @@ class StandInNode:
         }
 
     def _run(self, pod: dict[str, Any], running: _Running) -> None:
+        secrets = _ApiSecrets(self.client)
         try:
-            materialized = materialize_pod(
-                _without_token_volume(pod), root=running.root, store=_ApiSecrets(self.client)
-            )
+            materialized = materialize_pod(_without_token_volume(pod), root=running.root, store=secrets)
         except TaskExecutionError as exc:
-            waiting = {"waiting": {"reason": "CreateContainerConfigError", "message": str(exc)}}
+            # A kubelet's words for a missing Secret; other refusals keep the local kubelet's.
+            message = f'secret "{secrets.not_found[0]}" not found' if secrets.not_found else str(exc)
+            waiting = {"waiting": {"reason": "CreateContainerConfigError", "message": message}}
             self._set_status(
                 pod, {"phase": "Pending", "containerStatuses": [self._container_status(pod, waiting)]}
             )
@@ -217,7 +223,7 @@ class StandInNode:
             command = [
                 str(message_file) if part == TERMINATION_PATH else part for part in materialized.command
             ]
-            env = {**scrub_environ(os.environ), **materialized.env}
+            env = {**scrub_environ(os.environ), **self.environment, **materialized.env}
             env["PATH"] = f"{self.path_prefix}{os.pathsep}{env.get('PATH', '')}"
             started = _now()
             with open(running.log, "wb") as log:

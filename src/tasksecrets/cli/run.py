@@ -187,6 +187,12 @@ def _print_outputs(items: list[tuple[str, Any]], executor: LocalClusterExecutor,
     show_default=True,
     help="--cluster: delete pods after success, always, or never (failed pods are kept by default).",
 )
+@click.option(
+    "--node-selector",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="--cluster: a node label the pods need; repeat.",
+)
 def run_cmd(
     file: str,
     name: str,
@@ -202,12 +208,15 @@ def run_cmd(
     data_prefix: str | None,
     timeout: float | None,
     cleanup: str,
+    node_selector: tuple[str, ...],
 ) -> None:
     """Run workflow or task NAME of FILE.py, each task as a pod with its secrets injected."""
     if cluster:
         from tasksecrets.cli.run_cluster import ClusterOptions, run_on_cluster
 
-        options = ClusterOptions(kubeconfig, kube_context, namespace, image, data_prefix, timeout, cleanup)
+        options = ClusterOptions(
+            kubeconfig, kube_context, namespace, image, data_prefix, timeout, cleanup, node_selector
+        )
         run_on_cluster(file, name, project=project, domain=domain, inputs=inputs, options=options)
         return
     try:

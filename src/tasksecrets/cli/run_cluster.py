@@ -37,6 +37,7 @@ class ClusterOptions:
     data_prefix: str | None
     timeout: float | None
     cleanup: str
+    node_selector: tuple[str, ...] = ()
 
 
 def run_on_cluster(
@@ -63,7 +64,8 @@ def run_on_cluster(
     prefixed = isinstance(entity, Workflow)
 
     def echo(task_name: str, line: str) -> None:
-        click.echo(f"[{task_name}] {line.rstrip()}" if prefixed else line.rstrip())
+        # stderr, as the local cluster prints what tasks print: stdout holds only the outputs.
+        click.echo(f"[{task_name}] {line.rstrip()}" if prefixed else line.rstrip(), err=True)
 
     executor = KubernetesExecutor(
         client,
@@ -76,6 +78,7 @@ def run_on_cluster(
         timeout=options.timeout,
         cleanup=cast("Cleanup", options.cleanup),  # click.Choice checked it
         echo=echo,
+        node_selector=_selector(options.node_selector),
     )
     click.echo(f"run {executor.run_id}: pods labelled tasksecrets.io/run={executor.run_id}", err=True)
     try:
@@ -92,3 +95,13 @@ def run_on_cluster(
         click.echo(f"error: {kind} {entity.name!r} failed:\n{_format_user_error(exc)}", err=True)
         sys.exit(1)
     _print_outputs(_output_items(entity, result), executor, terminal=sys.stdout.isatty())  # type: ignore[arg-type]
+
+
+def _selector(pairs: tuple[str, ...]) -> dict[str, str]:
+    selector: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{pair!r} is not KEY=VALUE", param_hint="--node-selector")
+        selector[key] = value
+    return selector

@@ -52,6 +52,7 @@ class KubernetesExecutor:
     ``namespace`` overrides ``<project>-<domain>``. ``source`` is the workflow file's path as the
     image sees it (relative to the image's working directory, as given on the command line).
     ``echo(task_name, line)`` receives each line the task prints. ``timeout``: seconds per task.
+    ``node_selector``: the pods' ``spec.nodeSelector``.
     """
 
     def __init__(
@@ -68,6 +69,7 @@ class KubernetesExecutor:
         cleanup: Cleanup = "success",
         run_id: str | None = None,
         echo: Callable[[str, str], None] | None = None,
+        node_selector: dict[str, str] | None = None,
     ) -> None:
         self.client = client
         self.source = source
@@ -79,7 +81,9 @@ class KubernetesExecutor:
         self.run_id = run_id or new_run_id()
         self.echo = echo or (lambda _task, line: print(line, end="" if line.endswith("\n") else "\n"))
         self.pods: list[tuple[str, str]] = []  # (namespace, name) of every pod created, in order
+        self.node_selector = dict(node_selector or {})
         self._calls = 0
+        self._echoed = [""]  # the last log line of the pod followed last
         self._running: tuple[str, str] | None = None
 
     def __repr__(self) -> str:
@@ -134,6 +138,8 @@ class KubernetesExecutor:
         )
         if self.namespace is not None:
             pod["metadata"]["namespace"] = self.namespace
+        if self.node_selector:
+            pod["spec"]["nodeSelector"] = dict(self.node_selector)
         container = pod["spec"]["containers"][0]
         container["terminationMessagePath"] = TERMINATION_PATH
         where = f"{self.data_prefix}/{self.run_id}/{pod['metadata']['name']}" if self.data_prefix else None
@@ -218,6 +224,7 @@ class KubernetesExecutor:
     ) -> PodState:
         deadline = None if self.timeout is None else time.monotonic() + self.timeout
         logs: threading.Thread | None = None
+        self._echoed[-1] = ""
         while True:
             remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
             try:
@@ -243,6 +250,7 @@ class KubernetesExecutor:
 
         try:
             for line in self.client.log(name, namespace=namespace, container=TASK_CONTAINER, follow=True):
+                self._echoed[-1] = line
                 self.echo(task.name, line)
         except ApiError:
             pass  # no log to show (the container never started): the pod's state says why
@@ -265,7 +273,9 @@ class KubernetesExecutor:
         detail = ""
         if state.message:
             ok, text = read_message(state.message, task_name=task.name)
-            detail = "" if ok else f"\n{text}"
+            # The entrypoint also printed it: when its last line just came with the logs, it is above.
+            shown = not ok and self._echoed[-1].rstrip() == text.rstrip().rsplit("\n", 1)[-1]
+            detail = "; its traceback is above" if shown else ("" if ok else f"\n{text}")
         raise TaskExecutionError(
             f"task {task.name!r} failed: its process ({where}) exited with code "
             f"{state.exit_code}{kept}{detail}"
