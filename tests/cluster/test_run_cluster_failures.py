@@ -6,7 +6,6 @@ Against the real API server, scheduler and our webhook; pods run by the stand-in
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -21,12 +20,12 @@ from kube_cluster import KubeCluster
 NS = "failures"
 VALUE = "fake-failure-secret-7"
 
-WORKFLOWS = f"""
+WORKFLOWS = """
 import os, sys, time
 import tasksecrets
 from tasksecrets import Secret, task, workflow
 
-@task(secret_requests=[Secret(group="creds", key=f"k{{i}}") for i in range(300)])
+@task(secret_requests=[Secret(group="creds", key=f"k{i}") for i in range(300)])
 def greedy() -> str:
     return "never"
 
@@ -37,7 +36,7 @@ def missing() -> str:
 @task(secret_requests=[Secret(group="creds", key="token")])
 def raises() -> str:
     value = tasksecrets.current_context().secrets.get("creds", "token")
-    raise RuntimeError(f"the token was {{value}}")
+    raise RuntimeError(f"the token was {value}")
 
 @task
 def sleeps(marker: str) -> str:
