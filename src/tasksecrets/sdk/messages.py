@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 from typing import IO, Any
 
 from tasksecrets.errors import TaskExecutionError
@@ -48,7 +49,10 @@ _VERSION = 1
 def open_location(location: str, mode: str) -> IO[Any]:
     """Open a local path or an fsspec URL (``s3://...``): the file a value is read from or written to."""
     if "://" not in location or location.startswith("file://"):
-        return open(location.removeprefix("file://"), mode)
+        path = location.removeprefix("file://")
+        if "w" in mode:  # a prefix names a directory tree, as an object store's keys do
+            os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+        return open(path, mode)
     try:
         import fsspec
     except ImportError:
