@@ -24,6 +24,8 @@ FAKE = {"user_secret": "fake-user-secret-1", "username": "fake-username-2", "pas
 def seeded(kube_cluster: KubeCluster) -> KubeCluster:
     kube_cluster.plane.create_namespace(NS)
     literals = [f"--from-literal={k}={v}" for k, v in FAKE.items()]
+    # docs/kubernetes.md's commands (test_kubernetes_doc.py) may have made it already, with other values.
+    kube_cluster.plane.kubectl("delete", "secret", "user-info", "-n", NS, "--ignore-not-found")
     kube_cluster.plane.kubectl("create", "secret", "generic", "user-info", "-n", NS, *literals)
     return kube_cluster
 
