@@ -266,14 +266,18 @@ def test_describe_shows_keys_and_sizes_only(home: Path) -> None:
         assert value not in result.output
 
 
-def test_describe_missing_namespace_says_how_to_create(home: Path) -> None:
+def test_describe_missing_namespace_names_where_the_secret_is(home: Path) -> None:
     seed(home)
     result = run("describe", "secret", "user-info", "-n", "team-x")
+    assert_fails(result, "namespace 'team-x' has no secrets", f"is in namespace {NS}: pass -n {NS}")
+    assert "create secret" not in result.output
+
+
+def test_describe_missing_secret_in_an_empty_namespace_says_how_to_create(home: Path) -> None:
+    seed(home)
+    result = run("describe", "secret", "db-creds", "-n", "team-x")
     assert_fails(
-        result,
-        "namespace 'team-x' has no secrets",
-        NS,
-        "tasksecrets create secret generic user-info -n team-x",
+        result, "namespace 'team-x' has no secrets", NS, "tasksecrets create secret generic db-creds -n team-x"
     )
 
 
