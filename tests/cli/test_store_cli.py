@@ -277,7 +277,10 @@ def test_describe_missing_secret_in_an_empty_namespace_says_how_to_create(home: 
     seed(home)
     result = run("describe", "secret", "db-creds", "-n", "team-x")
     assert_fails(
-        result, "namespace 'team-x' has no secrets", NS, "tasksecrets create secret generic db-creds -n team-x"
+        result,
+        "namespace 'team-x' has no secrets",
+        NS,
+        "tasksecrets create secret generic db-creds -n team-x",
     )
 
 

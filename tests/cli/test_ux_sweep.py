@@ -142,7 +142,9 @@ CASES: dict[str, Case] = {
     # -- get / describe / delete
     "get-bad-output": Case("get secrets -o xml", 2, "-o 'xml' is not an output format"),
     "get-missing": Case(f"get secrets nope -n {NS}", 1, "tasksecrets create secret generic nope"),
-    "get-reveal-table": Case("get secrets --reveal", 2, "--reveal only applies to -o yaml, -o json or -o jsonpath"),
+    "get-reveal-table": Case(
+        "get secrets --reveal", 2, "--reveal only applies to -o yaml, -o json or -o jsonpath"
+    ),
     "get-bad-env-namespace": Case(
         "get secrets", 1, "invalid namespace 'BAD'", {"TASKSECRETS_NAMESPACE": "BAD"}
     ),
