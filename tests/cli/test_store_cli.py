@@ -92,7 +92,8 @@ def test_from_file_and_from_env_file(home: Path, tmp_path: Path, monkeypatch: py
     keys_dir = tmp_path / "keys"
     keys_dir.mkdir()
     (keys_dir / "id_rsa").write_text("fake-rsa")
-    (keys_dir / "bad name").write_text("skipped: not a valid key")
+    (keys_dir / "sub").mkdir()
+    (keys_dir / "sub" / "inner").write_text("skipped: in a subdirectory")
     env_file = tmp_path / "app.env"
     env_file.write_text("\ufeff# a comment\n\nDB_USER=fake-user\n  DB_PASS=fake=with=equals\nFROM_ENV\n")
     monkeypatch.setenv("FROM_ENV", "fake-from-environment")

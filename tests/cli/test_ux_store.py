@@ -32,6 +32,7 @@ def _secret(name: str = "s1", body: str = f"stringData: {{p: {FILE_VALUE}}}", me
 
 FILES: dict[str, str] = {
     "emptydir/readme.txt": "no manifests here\n",
+    "keysdir/bad name": f"{FILE_VALUE}\n",
     "baddir/a.yaml": _secret("good-one"),
     "baddir/b.yaml": _secret("s2", body=f"data: {{k: '!!{FILE_VALUE}'}}"),
     "spaced.yaml": _secret(body="data:\n  k: aGVsbG8g\n    d29ybGQ=\n"),
@@ -184,6 +185,9 @@ CASES: dict[str, Case] = {
     ),
     "patch-other-kind": Case("patch configmap x -p {}", 2, "No such command 'configmap'"),
     # -- create
+    "create-directory-with-a-bad-name": Case(
+        "create secret generic s --from-file={d}/keysdir", 2, "invalid data key 'bad name'"
+    ),
     "create-dry-run-bad-name": Case(
         "create secret generic BAD --dry-run=client -o yaml", 1, "invalid secret name"
     ),

@@ -139,7 +139,8 @@ def test_missing_key_names_the_keys_and_the_fix(store: SecretStore) -> None:
     message = str(caught.value)
     assert "password, user_secret, username" in message
     # The fix adds the key and keeps the others: no delete, no retyping of the other keys.
-    assert """tasksecrets patch secret user-info -n flytesnacks-development -p '{"stringData":{"token":"VALUE"}}'""" in message
+    patch = """-p '{"stringData":{"token":"VALUE"}}'"""
+    assert f"tasksecrets patch secret user-info -n flytesnacks-development {patch}" in message
     assert "delete" not in message and "user_secret=" not in message
     _assert_no_values(message)
 

@@ -142,7 +142,9 @@ def apply_cmd(
         )
     failures = Failures()
     with opened_store() as store:
-        for manifest in manifests:
+        for number, manifest in enumerate(manifests):
+            if output == "yaml" and number:
+                click.echo("---")  # several objects, as kubectl prints them
             for annotation in manifest.dropped:
                 click.echo(
                     f"Warning: secret/{manifest.name}: annotation {annotation} not kept: it holds the "
