@@ -26,12 +26,12 @@ import base64
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from childproc import run_tasksecrets
 from controlplane import KubeCluster, kube_cluster, kubectl
 
 __all__ = ["kube_cluster", "kubectl"]  # the fixtures
@@ -76,16 +76,7 @@ def store(tmp_path: Path) -> dict[str, str]:
 
 
 def tasksecrets(env: dict[str, str], *args: str, stdin: str | None = None, cwd: Path | None = None) -> str:
-    done = subprocess.run(
-        [sys.executable, "-m", "tasksecrets", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=cwd,
-        timeout=60,
-        check=False,
-    )
+    done = run_tasksecrets(list(args), env=env, cwd=cwd, stdin=stdin, timeout=60)
     assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stderr
     return done.stdout

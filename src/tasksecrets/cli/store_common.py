@@ -32,6 +32,7 @@ __all__ = [
     "namespace_of",
     "opened_store",
     "secret_names",
+    "selection_options",
 ]
 
 NAMESPACE_ENV = "TASKSECRETS_NAMESPACE"
@@ -80,6 +81,24 @@ def dry_run_option() -> Callable[[_F], _F]:
         flag_value="client",
         help="'client': print what would be done (the objects with -o) and store nothing.",
     )
+
+
+def selection_options(*, across: str, selected: str) -> Callable[[_F], _F]:
+    """NAME..., -n, -A and -l, as get, describe and delete take them (help texts: their verbs)."""
+
+    def decorate(func: _F) -> _F:
+        for option in reversed(
+            [
+                click.argument("names", nargs=-1),
+                click.option("-n", "--namespace", default=None, help=NS_HELP),
+                click.option("-A", "--all-namespaces", is_flag=True, help=across),
+                click.option("-l", "--selector", default=None, help=selected),
+            ]
+        ):
+            func = option(func)
+        return func
+
+    return decorate
 
 
 def secret_names(names: tuple[str, ...]) -> list[str]:

@@ -12,13 +12,13 @@ import click
 from tasksecrets.cli._common import reports_errors
 from tasksecrets.cli.store_common import (
     EXIT_CODES,
-    NS_HELP,
     Failures,
     ResourceGroup,
     dry_run_option,
     namespace_of,
     opened_store,
     secret_names,
+    selection_options,
 )
 from tasksecrets.local.selectors import parse_selector
 
@@ -31,11 +31,10 @@ def delete_group() -> None:
 
 
 @click.command("secret", epilog=EXIT_CODES)
-@click.argument("names", nargs=-1)
-@click.option("-n", "--namespace", default=None, help=NS_HELP)
-@click.option("-A", "--all-namespaces", is_flag=True, help="With --all or -l: in every namespace.")
+@selection_options(
+    across="With --all or -l: in every namespace.", selected="Delete the secrets whose labels match: app=web."
+)
 @click.option("--all", "delete_all", is_flag=True, help="Delete every secret of the namespace.")
-@click.option("-l", "--selector", default=None, help="Delete the secrets whose labels match, e.g. app=web.")
 @click.option("--ignore-not-found", is_flag=True, help="Succeed when a secret does not exist.")
 @dry_run_option()
 @reports_errors

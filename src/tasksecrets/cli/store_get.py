@@ -19,13 +19,13 @@ from tasksecrets.cli._common import reports_errors
 from tasksecrets.cli.jsonpath import render_jsonpath, touches_field
 from tasksecrets.cli.store_common import (
     EXIT_CODES,
-    NS_HELP,
     Failures,
     ResourceGroup,
     echo_manifest,
     namespace_of,
     opened_store,
     secret_names,
+    selection_options,
 )
 from tasksecrets.local.manifests import build_secret_list, build_secret_manifest
 from tasksecrets.local.selectors import parse_selector
@@ -63,6 +63,16 @@ def _select(
     return found
 
 
+def _where(
+    names: tuple[str, ...], namespace: str | None, *, all_namespaces: bool
+) -> tuple[list[str], str | None]:
+    """The names asked for and their namespace (None: every namespace, with -A)."""
+    wanted = secret_names(names)
+    if all_namespaces and wanted:
+        raise click.UsageError("give secret names or -A, not both (names are looked up in one namespace)")
+    return wanted, None if all_namespaces else namespace_of(namespace)
+
+
 def _check_output(output: str) -> str:
     if output in {"table", "wide", "yaml", "json", "name"} or output.startswith("jsonpath="):
         return output
@@ -77,10 +87,9 @@ def get_group() -> None:
 
 
 @click.command("secrets", epilog=EXIT_CODES)
-@click.argument("names", nargs=-1)
-@click.option("-n", "--namespace", default=None, help=NS_HELP)
-@click.option("-A", "--all-namespaces", is_flag=True, help="List secrets of every namespace.")
-@click.option("-l", "--selector", default=None, help="Only secrets whose labels match: app=web,tier!=db.")
+@selection_options(
+    across="List secrets of every namespace.", selected="Only secrets whose labels match: app=web,tier!=db."
+)
 @click.option("-o", "--output", default="table", show_default=True, help=f"One of: {_OUTPUTS}.")
 @click.option("--reveal", is_flag=True, help="Include the values (base64) in -o yaml/json/jsonpath output.")
 @reports_errors
@@ -99,10 +108,7 @@ def get_secrets(
         raise click.UsageError("--reveal only applies to -o yaml, -o json or -o jsonpath")
     if template is not None and not reveal and touches_field(template, "data"):
         raise click.UsageError("this -o jsonpath template reads .data, the values: add --reveal to show them")
-    wanted = secret_names(names)
-    if all_namespaces and wanted:
-        raise click.UsageError("give secret names or -A, not both (names are looked up in one namespace)")
-    ns = None if all_namespaces else namespace_of(namespace)
+    wanted, ns = _where(names, namespace, all_namespaces=all_namespaces)
     failures = Failures()
     with opened_store() as store:
         infos = _select(store, failures, names=wanted, namespace=ns, selector=selector)
@@ -189,19 +195,15 @@ def describe_group() -> None:
 
 
 @click.command("secret", epilog=EXIT_CODES)
-@click.argument("names", nargs=-1)
-@click.option("-n", "--namespace", default=None, help=NS_HELP)
-@click.option("-A", "--all-namespaces", is_flag=True, help="Describe secrets of every namespace.")
-@click.option("-l", "--selector", default=None, help="Only secrets whose labels match, e.g. app=web.")
+@selection_options(
+    across="Describe secrets of every namespace.", selected="Only secrets whose labels match: app=web."
+)
 @reports_errors
 def describe_secret(
     names: tuple[str, ...], namespace: str | None, all_namespaces: bool, selector: str | None
 ) -> None:
     """Show secrets' labels, annotations, keys and their sizes in bytes (never the values)."""
-    wanted = secret_names(names)
-    if all_namespaces and wanted:
-        raise click.UsageError("give secret names or -A, not both (names are looked up in one namespace)")
-    ns = None if all_namespaces else namespace_of(namespace)
+    wanted, ns = _where(names, namespace, all_namespaces=all_namespaces)
     failures = Failures()
     with opened_store() as store:
         infos = _select(store, failures, names=wanted, namespace=ns, selector=selector)

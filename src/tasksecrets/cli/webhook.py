@@ -96,44 +96,30 @@ def serve_cmd(
     baseline: bool,
 ) -> None:
     """Serve the webhook over HTTPS until SIGTERM (graceful: requests in flight are answered)."""
+    from tasksecrets.webhook.http import bind_listener, python_argv, run_workers
+    from tasksecrets.webhook.wiring import serve_webhook
 
     _setup_logging(log_level)
     config = _load(config_path)
     listen_port = config.webhook.listen_port if port is None else port
     with _listen_errors(host, listen_port):
-        _serve(config, config_path, workers, host, port, log_level, listen_fd, baseline)
+        count = workers or config.webhook.workers
+        if count > 1 and listen_fd is None:
+            # Fail here, once, rather than in every worker.
+            from tasksecrets.webhook.certificates.reload import CertReloader
 
+            CertReloader(Path(config.webhook.cert_dir))
+            sock = bind_listener(host, listen_port)
 
-def _serve(
-    config: Any,
-    config_path: str | None,
-    workers: int | None,
-    host: str,
-    port: int | None,
-    log_level: str,
-    listen_fd: int | None,
-    baseline: bool,
-) -> None:
-    from tasksecrets.webhook.http import bind_listener, python_argv, run_workers
-    from tasksecrets.webhook.wiring import serve_webhook
+            def child_argv(fd: int) -> list[str]:
+                argv = [*python_argv(), "webhook", "serve", "--workers", "1", "--listen-fd", str(fd)]
+                argv += ["--host", host, "--log-level", log_level]
+                if config_path:
+                    argv += ["--config", config_path]
+                return argv + (["--baseline"] if baseline else [])
 
-    count = workers or config.webhook.workers
-    if count > 1 and listen_fd is None:
-        # Fail here, once, rather than in every worker.
-        from tasksecrets.webhook.certificates.reload import CertReloader
-
-        CertReloader(Path(config.webhook.cert_dir))
-        sock = bind_listener(host, config.webhook.listen_port if port is None else port)
-
-        def child_argv(fd: int) -> list[str]:
-            argv = [*python_argv(), "webhook", "serve", "--workers", "1", "--listen-fd", str(fd)]
-            argv += ["--host", host, "--log-level", log_level]
-            if config_path:
-                argv += ["--config", config_path]
-            return argv + (["--baseline"] if baseline else [])
-
-        sys.exit(run_workers(count, child_argv=child_argv, sock=sock))
-    sys.exit(serve_webhook(config, host=host, port=port, listen_fd=listen_fd, baseline=baseline))
+            sys.exit(run_workers(count, child_argv=child_argv, sock=sock))
+        sys.exit(serve_webhook(config, host=host, port=port, listen_fd=listen_fd, baseline=baseline))
 
 
 @contextlib.contextmanager
