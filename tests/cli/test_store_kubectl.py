@@ -189,3 +189,11 @@ def test_review_request_is_what_the_api_server_sends() -> None:
         "p",
     )
     assert request["object"] == pod and request["resource"]["resource"] == "pods"
+
+
+def test_options_before_the_kind(home: Path) -> None:
+    assert run("get", "-n", NS, "secrets", "-o", "name").stdout.split() == ["secret/db", "secret/user-info"]
+    assert run("get", "-o", "name", "-n", NS, "secret/db").stdout == "secret/db\n"
+    assert run("describe", "-n", NS, "secret", "db").stdout.startswith("Name:         db\n")
+    assert run("delete", "-n", "other", "secret/web").stdout == 'secret "web" deleted\n'
+    assert run("get", "-n", NS).exit_code == 2  # no kind: a usage mistake, no traceback

@@ -43,6 +43,8 @@ EXIT_CODES = (
 )
 _RESOURCES = ("secret", "secrets")
 _F = TypeVar("_F", bound=Callable[..., Any])
+_VALUE_OPTIONS = {"-n", "--namespace", "-l", "--selector", "-o", "--output", "-p", "--patch", "--type"}
+_VALUE_OPTIONS |= {"--patch-file", "--dry-run"}
 
 
 @contextmanager
@@ -115,17 +117,37 @@ def secret_names(names: tuple[str, ...]) -> list[str]:
 
 
 class ResourceGroup(click.Group):
-    """A group whose subcommands are resource kinds, also reached as ``KIND/NAME`` (``secret/x``)."""
+    """A group whose subcommands are resource kinds, also reached as ``KIND/NAME`` (``secret/x``).
+
+    Options may come before the kind, as kubectl takes them (``get -n NS secrets``): they are
+    handed to the kind's command.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("context_settings", {})["ignore_unknown_options"] = True
+        super().__init__(*args, **kwargs)
 
     def resolve_command(
         self, ctx: click.Context, args: list[str]
     ) -> tuple[str | None, click.Command | None, list[str]]:
+        args = _kind_first(args)
         if args and "/" in args[0]:
             kind, _, name = args[0].partition("/")
             if kind in _RESOURCES and name:
                 # secret/a secret/b: every further TYPE/NAME is read by secret_names()
                 return super().resolve_command(ctx, [kind, name, *args[1:]])
         return super().resolve_command(ctx, args)
+
+
+def _kind_first(args: list[str]) -> list[str]:
+    # The options that take a value, so that their value is not read as the kind.
+    index = 0
+    while index < len(args) and args[index].startswith("-") and args[index] != "--":
+        option = args[index]
+        index += 2 if option in _VALUE_OPTIONS else 1
+    if 0 < index < len(args):
+        return [args[index], *args[:index], *args[index + 1 :]]
+    return args
 
 
 class Failures:
