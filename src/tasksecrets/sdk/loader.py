@@ -7,7 +7,8 @@ does not run. A file already imported under that name is reused.
 
 :func:`explain_load_error` turns what importing a file raised into what the CLI shows: a mistake in
 declaring tasks or secrets (``Secret(group=...)`` without a key, ``secret_requests=Secret(...)``) is
-one line naming the file and line, exit status 2; a syntax error its file, line and message; any
+one line naming the file and line, exit status 2; a syntax error one line with its file, line,
+column and message; any
 other error the user's traceback, trimmed to the user's frames and masked, exit status 1.
 """
 
@@ -68,7 +69,13 @@ def user_location(exc: BaseException) -> str | None:
     frames = [f for f in traceback.extract_tb(exc.__traceback__) if not _is_machinery(f.filename)]
     if not frames:
         return None
-    return f"{os.path.relpath(frames[-1].filename)}:{frames[-1].lineno}"
+    return f"{_shown_path(frames[-1].filename)}:{frames[-1].lineno}"
+
+
+def _shown_path(path: str) -> str:
+    # Relative to the working directory when below it (as the user typed it, mostly), else absolute.
+    relative = os.path.relpath(path)
+    return path if relative.startswith(os.pardir) else relative
 
 
 @dataclass(frozen=True)
@@ -87,8 +94,10 @@ def explain_load_error(exc: BaseException, source: str) -> LoadFailure:
         return LoadFailure(f"{where}: {exc}" if where else str(exc), 2, False)
     trimmed = trim_internal_frames(exc)
     if isinstance(exc, SyntaxError) and trimmed.__traceback__ is None:
-        shown = "".join(traceback.format_exception_only(type(exc), exc)).rstrip()
-        return LoadFailure(f"importing {source} failed:\n{shown}", 1, False)
+        parts = (exc.filename and _shown_path(exc.filename), exc.lineno, exc.offset)
+        where = ":".join(str(part) for part in parts if part)
+        shown = f"{where}: {type(exc).__name__}: {exc.msg}" if where else f"{type(exc).__name__}: {exc.msg}"
+        return LoadFailure(f"importing {source} failed: {shown}", 1, False)
     return LoadFailure(f"importing {source} failed:\n{format_exception_masked(trimmed).rstrip()}", 1, True)
 
 
