@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import NamedTuple
 
@@ -19,6 +18,7 @@ import pytest
 import yaml
 
 import tasksecrets
+from childproc import run_tasksecrets
 from tasksecrets.local.store import SecretStore
 
 NS = "flytesnacks-development"
@@ -251,21 +251,8 @@ def home(tmp_path: Path) -> Path:
 def run_cli(args: list[str], *, home: Path, cwd: Path) -> subprocess.CompletedProcess[str]:
     environ = {k: v for k, v in os.environ.items() if not k.startswith(("TASKSECRETS_", "_FSEC_", "FLYTE_"))}
     source = str(Path(tasksecrets.__file__).resolve().parents[1])
-    env = {
-        **environ,
-        "PYTHONPATH": os.pathsep.join([source, *filter(None, [environ.get("PYTHONPATH")])]),
-        "TASKSECRETS_HOME": str(home),
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "tasksecrets", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=cwd,
-        stdin=subprocess.DEVNULL,
-        timeout=120,
-        check=False,
-    )
+    path = os.pathsep.join([source, *filter(None, [environ.get("PYTHONPATH")])])
+    return run_tasksecrets(args, env={**environ, "PYTHONPATH": path, "TASKSECRETS_HOME": str(home)}, cwd=cwd)
 
 
 def _assert_no_value(text: str) -> None:
