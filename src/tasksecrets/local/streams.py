@@ -58,6 +58,8 @@ class _LineBuffer:
 
     def _emit_part(self) -> None:
         cut = self._masker.safe_cut(self._pending)
+        if cut <= 0:  # a value longer than the limit may be on its way: wait for more of it
+            return
         part, self._pending = self._pending[:cut], self._pending[cut:]
         self._emit(self.stream, self._masker.mask(part))
 
