@@ -95,6 +95,11 @@ def takes(x: Any) -> str:
 def passes_a_generator() -> str:
     return takes(x=(i for i in range(3)))
 
+@task
+def exits() -> int:
+    import sys
+    sys.exit(0)
+
 @task(secret_requests=[Secret(group="user-info", key="user_secret")])
 def returns_the_value() -> str:
     return current_context().secrets.get("user-info", "user_secret")
@@ -191,6 +196,7 @@ CASES: dict[str, Case] = {
     "unpicklable-input": Case(
         "run {d}/outputs.py passes_a_generator", 1, "task 'takes' input 'x' (a generator) cannot be passed"
     ),
+    "task-calls-sys-exit": Case("run {d}/outputs.py exits", 1, "task 'exits' called sys.exit(0) instead of"),
     "execute-wrong-type": Case(
         "execute --file {d}/outputs.py --task str_for_int --outputs {d}/out.json", 1, "but int is declared"
     ),

@@ -111,6 +111,11 @@ def run_task_in_process(task: Task, inputs: dict[str, Any]) -> tuple[bool, Any]:
         sys.stdout, sys.stderr = _MaskingStream(stdout), _MaskingStream(stderr)
         try:
             return True, task.execute(**inputs)
+        except SystemExit as exc:
+            return False, Failure(
+                f"task {task.name!r} called sys.exit({exc.code!r}) instead of returning: a task ends by "
+                "returning its outputs (raise an exception to fail it)"
+            )
         except TaskSecretsError as exc:
             where = user_location(exc)
             at = f" at {where}" if where else ""

@@ -231,7 +231,13 @@ class LocalClusterExecutor:
         if not self._swept:
             self._swept = True
             sweep_orphans()
-        work = make_task_dir()
+        try:
+            work = make_task_dir()
+        except OSError as exc:
+            raise TaskExecutionError(
+                f"task {task.name!r} cannot start: its private directory cannot be made in the temporary "
+                f"directory ({exc.strerror}): set TMPDIR to a writable directory"
+            ) from None
         self._task_dirs.add(work)
         try:
             return self._run_in(work, task, inputs, run, started)
@@ -412,8 +418,14 @@ class LocalClusterExecutor:
             if show is not None:
                 show(run.task_name, stream, line)
 
-        with blocked_stop_signals():  # a stop that comes meanwhile is raised once we hold the process
-            process = self._process = spawn_task(command, env=env)
+        try:
+            with blocked_stop_signals():  # a stop that comes meanwhile is raised once we hold the process
+                process = self._process = spawn_task(command, env=env)
+        except OSError as exc:
+            raise TaskExecutionError(
+                f"task {run.task_name!r} cannot start: its command {command[0]!r} cannot be run "
+                f"({exc.strerror})"
+            ) from None
         assert process.stdout is not None and process.stderr is not None
         pump = OutputPump(process.stdout, process.stderr, masker=self._masker, on_line=on_line)
         try:
@@ -444,8 +456,10 @@ class LocalClusterExecutor:
 def _write_inputs(task: Task, path: str, inputs: dict[str, Any]) -> None:
     try:
         write_values(path, inputs)
-    except OSError:
-        raise
+    except OSError as exc:
+        raise TaskExecutionError(
+            f"task {task.name!r} cannot start: its inputs cannot be written to {path} ({exc.strerror})"
+        ) from None
     except Exception as exc:  # pickle's refusal of a value: TypeError, PicklingError, AttributeError
         name, value = first_unencodable(inputs.items()) or ("?", None)
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
