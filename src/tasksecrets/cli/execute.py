@@ -119,7 +119,7 @@ def run_task_in_process(task: Task, inputs: dict[str, Any]) -> tuple[bool, Any]:
         except TaskSecretsError as exc:
             where = user_location(exc)
             at = f" at {where}" if where else ""
-            return False, Failure(mask_text(f"task {task.name!r} failed{at}: {exc}"))
+            return False, Failure(mask_text(f"task {task.name!r} failed{at}: {type(exc).__name__}: {exc}"))
         except Exception as exc:
             # Formatted while the task's values are still registered, so they come out masked.
             trimmed = format_exception_masked(trim_internal_frames(exc)).rstrip()
