@@ -7,7 +7,7 @@ STAMP_RUN := $(VENV)/.installed-run
 STAMP_TEST := $(VENV)/.installed-test
 STAMP_SYSTEM := .venv/.installed-system
 
-.PHONY: run test lint bench venv clean
+.PHONY: run test lint bench venv clean peers
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,7 +38,11 @@ lint: $(STAMP_TEST)
 	$(VENV)/bin/ruff format --check src tests examples benchmarks
 	$(VENV)/bin/mypy
 
-test: $(STAMP_TEST) $(STAMP_SYSTEM) lint
+# The test peers built from published Go modules (kube-apiserver, kubectl, etcd), cached by go.sum.
+peers:
+	bash scripts/build-controlplane.sh
+
+test: $(STAMP_TEST) $(STAMP_SYSTEM) lint peers
 	$(VENV)/bin/pytest -q -p no:cacheprovider
 
 bench: $(STAMP_TEST) $(STAMP_SYSTEM)

@@ -1,5 +1,11 @@
 """Shared pytest setup. Its presence also puts tests/ on sys.path, so helpers such as
-``k8svalidate`` import by name from every test directory."""
+``k8svalidate`` import by name from every test directory.
 
-# Session-scoped real services (OpenBao, PostgreSQL, moto's AWS server): see tests/services.py.
+Session-scoped real services, each started only when a test asks for it: OpenBao, PostgreSQL and
+moto's AWS server (tests/services.py); a Kubernetes control plane, etcd + kube-apiserver
+(tests/controlplane.py), and our webhook deployed and registered in it (tests/webhook_in_cluster.py).
+"""
+
+from controlplane import control_plane  # noqa: F401
 from services import moto_server, openbao, postgres  # noqa: F401
+from webhook_in_cluster import webhook_in_cluster  # noqa: F401

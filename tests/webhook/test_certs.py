@@ -331,3 +331,18 @@ async def test_cli_init_certs_against_the_cluster(
         x509.SubjectAlternativeName
     )
     assert sans.value.get_values_for_type(x509.DNSName) == ["hook", "hook.tools", "hook.tools.svc"]
+
+
+@pytest.mark.parametrize(("host", "kind"), [("127.0.0.1", x509.IPAddress), ("hook.example", x509.DNSName)])
+def test_init_certs_serves_the_host_of_webhook_url(
+    tmp_path: Path, host: str, kind: type[x509.GeneralName]
+) -> None:
+    config = write_config(tmp_path, url=f"https://{host}:9443")
+    made = CliRunner().invoke(webhook_group, ["init-certs", "--config", str(config), "--local-only"])
+    assert made.exit_code == 0, made.output
+    created = read_cert_files(tmp_path / "certs")
+    assert created is not None
+    sans = x509.load_pem_x509_certificate(created.tls_cert).extensions.get_extension_for_class(
+        x509.SubjectAlternativeName
+    )
+    assert host in [str(v) for v in sans.value.get_values_for_type(kind)]

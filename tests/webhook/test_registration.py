@@ -205,3 +205,34 @@ def test_unsupported_kubeconfig_is_a_clear_error(tmp_path: Path) -> None:
     empty.write_text("apiVersion: v1\nkind: Config\n")
     with pytest.raises(ConfigError, match="no context named"):
         KubeClient.from_kubeconfig(empty)
+
+
+def test_url_replaces_the_service_in_the_client_config() -> None:
+    config = parse_config({"webhook": {"url": "https://127.0.0.1:9443"}}).webhook
+    obj = desired_config(url=config.url)
+    assert_valid_manifest(obj)
+    assert obj["webhooks"][0]["clientConfig"] == {
+        "url": "https://127.0.0.1:9443/mutate--v1-pod",
+        "caBundle": base64.b64encode(CA).decode(),
+    }
+
+
+@pytest.mark.parametrize(
+    ("url", "rule"),
+    [
+        ("http://127.0.0.1:9443", "must start with https://"),
+        ("https://:9443/x", "names no host"),
+        ("https://user:pw@hook.example:9443", "user or password"),
+        ("https://hook.example/mutate?x=1", "no query or fragment"),
+        ("https://hook.example/mutate#frag", "no query or fragment"),
+        ("https://hook.example:99999", "is not a URL"),
+    ],
+)
+def test_a_url_kubernetes_would_refuse_is_refused_at_load(url: str, rule: str) -> None:
+    with pytest.raises(ConfigError, match=rule):
+        parse_config({"webhook": {"url": url}})
+
+
+def test_a_url_with_a_path_keeps_it() -> None:
+    config = parse_config({"webhook": {"url": "https://hook.example:8443/custom"}}).webhook
+    assert config.url == "https://hook.example:8443/custom"

@@ -31,6 +31,7 @@ from pydantic import (
     model_validator,
 )
 
+from tasksecrets.admission.clienturl import webhook_url
 from tasksecrets.admission.httplimits import HttpLimits
 from tasksecrets.contract import DEFAULT_SERVICE_NAME
 from tasksecrets.errors import ConfigError
@@ -109,6 +110,9 @@ class WebhookConfig(Section):
     # bounded (the webhook runs with failurePolicy: Fail). Generous for real pods (docs/webhook-config.md).
     max_secrets_per_pod: int = Field(default=DEFAULT_MAX_SECRETS_PER_POD, alias="maxSecretsPerPod", ge=1)
     http: HttpLimits = Field(default_factory=lambda: HttpLimits.model_validate({}))
+    # Where the API server calls us when it cannot reach a Service (a control plane outside the
+    # cluster's network, as in development): the registration's clientConfig.url (docs/webhook-config.md).
+    url: str | None = None
 
     @field_validator("secret_manager_type", mode="before")
     @classmethod
@@ -123,6 +127,11 @@ class WebhookConfig(Section):
         if not isinstance(value, list) or not value:
             raise ValueError("secretManagerTypes must be a non-empty list of manager names")
         return [_manager_name(v) for v in value]
+
+    @field_validator("url")
+    @classmethod
+    def _client_url(cls, value: str | None) -> str | None:
+        return None if value is None else webhook_url(value)
 
     @field_validator("on_injection_error", mode="before")
     @classmethod

@@ -116,13 +116,13 @@ def serve_cmd(
 
 def _cert_command(*, rotate: bool) -> Callable[..., None]:
     def command(config_path: str | None, local_only: bool, force: bool = False) -> None:
-        from tasksecrets.webhook.certificates.authority import CertPolicy, dns_names_for, write_cert_files
+        from tasksecrets.webhook.certificates.authority import CertPolicy, write_cert_files
         from tasksecrets.webhook.certificates.storage import sync_local_certs, sync_secret_certs
         from tasksecrets.webhook.wiring import pod_namespace
 
         config = _load(config_path).webhook
         namespace = pod_namespace()
-        dns_names = dns_names_for(config.service_name, namespace=namespace)
+        dns_names, ip_addresses = _served_names(config, namespace=namespace)
         now = datetime.datetime.now(datetime.timezone.utc)
         policy = functools.partial(
             CertPolicy,
@@ -136,7 +136,7 @@ def _cert_command(*, rotate: bool) -> Callable[..., None]:
             where = f"{config.cert_dir}"
             bundle, action, reason = sync_local_certs(
                 Path(config.cert_dir),
-                policy=policy(dns_names=[*dns_names, "localhost"], ip_addresses=_LOCAL_IPS),
+                policy=policy(dns_names=[*dns_names, "localhost"], ip_addresses=[*ip_addresses, *_LOCAL_IPS]),
             )
         else:
             from tasksecrets.webhook.kube import KubeClient
@@ -147,7 +147,7 @@ def _cert_command(*, rotate: bool) -> Callable[..., None]:
                         client,
                         secret_name=config.secret_name,
                         namespace=namespace,
-                        policy=policy(dns_names=dns_names),
+                        policy=policy(dns_names=dns_names, ip_addresses=ip_addresses),
                     )
 
             bundle, action, reason = asyncio.run(run())
@@ -159,6 +159,23 @@ def _cert_command(*, rotate: bool) -> Callable[..., None]:
         click.echo(f"{action} certificates in {where}{because}; {_describe_bundle(bundle)}")
 
     return command
+
+
+def _served_names(config: Any, *, namespace: str) -> tuple[list[str], list[str]]:
+    """The Service's DNS names, plus the host of ``webhook.url`` (a name or an IP) when one is set."""
+    import ipaddress
+
+    from tasksecrets.admission.clienturl import url_host
+    from tasksecrets.webhook.certificates.authority import dns_names_for
+
+    dns_names = dns_names_for(config.service_name, namespace=namespace)
+    if config.url is None:
+        return dns_names, []
+    host = url_host(config.url)
+    try:
+        return dns_names, [str(ipaddress.ip_address(host))]
+    except ValueError:
+        return [*dns_names, host], []
 
 
 def _describe_bundle(bundle: Any) -> str:

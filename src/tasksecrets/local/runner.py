@@ -69,7 +69,7 @@ from tasksecrets.sdk.values import (
 
 if TYPE_CHECKING:
     from tasksecrets.admission.config import Config
-    from tasksecrets.admission.mutator import Mutator
+    from tasksecrets.admission.mutator import MutationResult, Mutator
     from tasksecrets.local.store import SecretStore
     from tasksecrets.sdk.task import Task
 
@@ -181,7 +181,10 @@ class LocalClusterExecutor:
     environment (default ``os.environ``), where Global secrets are found and what children inherit,
     scrubbed. ``secrets``: more secret requests whose env names are scrubbed (the runner passes all
     requests of the workflow's module); each task's own requests are always scrubbed. ``namespace``
-    replaces the pods' ``<project>-<domain>`` namespace.
+    replaces the pods' ``<project>-<domain>`` namespace. ``admission``: what admits each rendered
+    pod and returns the pod to run (default: the webhook's own Mutator, in process); the tests pass
+    one that creates the pod through a real API server. :meth:`check_secrets` always mutates in
+    process: it only looks, and must create nothing.
     """
 
     def __init__(
@@ -196,6 +199,7 @@ class LocalClusterExecutor:
         reporter: RunReporter | None = None,
         secrets: Iterable[Secret] = (),
         python: str | None = None,
+        admission: Callable[[dict[str, Any]], MutationResult] | None = None,
     ) -> None:
         from tasksecrets.admission.config import load_config
         from tasksecrets.pods import pod_namespace
@@ -215,6 +219,7 @@ class LocalClusterExecutor:
         self._store_source = store
         self._store: SecretStore | None = None
         self._mutator: Mutator | None = None
+        self._admission = admission
         self._swept = False
         self._task_dirs: set[Path] = set()
         self._process: subprocess.Popen[bytes] | None = None
@@ -276,7 +281,10 @@ class LocalClusterExecutor:
         from tasksecrets.local.precheck import check_store_refs
 
         pods = [
-            (task.name, self._mutated_pod(task, inputs="inputs.json", outputs="outputs.json")[1].pod)
+            (
+                task.name,
+                self._mutated_pod(task, inputs="inputs.json", outputs="outputs.json", admit=False)[1].pod,
+            )
             for task in tasks
         ]
         check_store_refs(pods, self._open_store)
@@ -334,7 +342,9 @@ class LocalClusterExecutor:
             self._mutator = Mutator(self.config, global_secrets=source)
         return self._mutator
 
-    def _mutated_pod(self, task: Task, *, inputs: str, outputs: str) -> tuple[dict[str, Any], Any]:
+    def _mutated_pod(
+        self, task: Task, *, inputs: str, outputs: str, admit: bool = True
+    ) -> tuple[dict[str, Any], Any]:
         from tasksecrets.pods import render_task_pod
 
         pod = render_task_pod(
@@ -347,7 +357,10 @@ class LocalClusterExecutor:
             python=self.python,
         )
         name, namespace = pod["metadata"]["name"], pod["metadata"]["namespace"]
-        result = self._get_mutator().mutate(pod)
+        if admit and self._admission is not None:
+            result = self._admission(pod)
+        else:
+            result = self._get_mutator().mutate(pod)
         if not result.allowed:
             raise TaskExecutionError(
                 f"task {task.name!r} cannot run: the webhook denied its pod {name} "

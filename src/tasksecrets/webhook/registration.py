@@ -34,8 +34,17 @@ def build_webhook_configuration(
     ca_bundle: bytes,
     namespace_selector: dict[str, Any] | None,
     timeout_seconds: int,
+    url: str | None = None,
 ) -> dict[str, Any]:
-    """The MutatingWebhookConfiguration object; ``name`` is also the Service's name."""
+    """The MutatingWebhookConfiguration object; ``name`` is also the Service's name.
+
+    With ``url`` (``webhook.url``) the API server calls that URL instead of the Service.
+    """
+    target: dict[str, Any] = (
+        {"url": url}
+        if url is not None
+        else {"service": {"name": name, "namespace": namespace, "path": MUTATE_PATH, "port": service_port}}
+    )
     return {
         "apiVersion": "admissionregistration.k8s.io/v1",
         "kind": "MutatingWebhookConfiguration",
@@ -43,15 +52,7 @@ def build_webhook_configuration(
         "webhooks": [
             {
                 "name": WEBHOOK_NAME,
-                "clientConfig": {
-                    "service": {
-                        "name": name,
-                        "namespace": namespace,
-                        "path": MUTATE_PATH,
-                        "port": service_port,
-                    },
-                    "caBundle": base64.b64encode(ca_bundle).decode("ascii"),
-                },
+                "clientConfig": {**target, "caBundle": base64.b64encode(ca_bundle).decode("ascii")},
                 "rules": [
                     {
                         "operations": ["CREATE"],

@@ -124,6 +124,7 @@ def _registration_job(config: Config, *, cert_dir: Path, ca_changed: asyncio.Eve
                         ca_bundle=ca_bundle,
                         namespace_selector=config.webhook.namespace_selector,
                         timeout_seconds=config.webhook.timeout_seconds,
+                        url=config.webhook.url,
                     )
                     async with KubeClient.from_environment() as client:
                         result = await register_webhook(client, desired)
