@@ -35,11 +35,11 @@ from childproc import run_tasksecrets
 from controlplane import ControlPlane, controlplane_bin
 
 
-
 @pytest.fixture(scope="session")
 def kubectl() -> Path:
     """The kubectl of the test control plane's release (built and cached by build-controlplane.sh)."""
     return controlplane_bin() / "kubectl"
+
 
 NS = "parity-ns"
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
