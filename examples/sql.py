@@ -8,10 +8,12 @@ The database is chosen by the ``SQL_EXAMPLE_URI`` environment variable:
   secrets ``user-info/username`` and ``user-info/password``. Store them, then run the workflow on
   the local cluster, where the task's process receives exactly the secrets it requested::
 
-      tasksecrets create secret generic user-info \\
+      tasksecrets create secret generic user-info -n flytesnacks-development \\
           --from-literal=username=app --from-literal=password='<the password>'
       SQL_EXAMPLE_URI=postgresql+psycopg://127.0.0.1:5432/appdb \\
-          tasksecrets run examples/sql.py sql_workflow --limit 2
+          tasksecrets run examples/sql.py sql_workflow -i limit=2
+
+  (``flytesnacks-development`` is the namespace of ``tasksecrets run``'s default project and domain.)
 
 Inputs are bound as SQL parameters: ``limit`` is data, never SQL text. Never print secret values.
 """

@@ -16,6 +16,7 @@ def run_tasksecrets(
     env: Mapping[str, str] | None = None,
     cwd: Path | str | None = None,
     timeout: float = 120,
+    stdin: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """Run the CLI with this interpreter; text output captured, the exit status left to the caller.
 
@@ -23,6 +24,7 @@ def run_tasksecrets(
     """
     return subprocess.run(
         [sys.executable, "-m", "tasksecrets", *args],
+        input=stdin,
         capture_output=True,
         text=True,
         env=None if env is None else dict(env),

@@ -19,6 +19,7 @@ PARSERS = {
     ("plugins/sql/connection.py", "_BACKGROUND_RE"),  # strips a suffix from a driver's message
     ("plugins/sql/credentials.py", "_GO_MAP_RE"),  # reads a credentials text
     ("plugins/sql/credentials.py", "_LINE_RE"),  # reads one line of splitlines()
+    ("cli/jsonpath.py", "_STEP_RE"),  # advances by position through a JSONPath expression
 }
 
 

@@ -24,6 +24,8 @@ which is what flytekit raises for the same mistakes; code written for flytekit k
     │   ├── NamespaceNotFoundError (KeyError-like lookups, reported by name)
     │   ├── StoredSecretNotFoundError
     │   └── StoredSecretExistsError
+    ├── TaskOutputError (TypeError)         a task's result breaks its return annotation, or cannot be
+    │                                       passed on
     └── TaskExecutionError                  a task failed while running under the local cluster
 
 Messages say what was wrong and how to fix it. They never carry a secret's value.
@@ -49,6 +51,7 @@ __all__ = [
     "StoredSecretNotFoundError",
     "TaskDeclarationError",
     "TaskExecutionError",
+    "TaskOutputError",
     "TaskSecretsError",
     "WireError",
 ]
@@ -135,6 +138,14 @@ class StoredSecretNotFoundError(StoreError):
 
 class StoredSecretExistsError(StoreError):
     """A secret that already exists where a new one was to be created."""
+
+
+class TaskOutputError(TaskSecretsError, TypeError):
+    """A task returned something its return annotation does not declare, or that cannot be passed on.
+
+    The message names the task, the output (by position or NamedTuple field), the type found and the
+    type declared.
+    """
 
 
 class TaskExecutionError(TaskSecretsError):

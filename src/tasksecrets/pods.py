@@ -28,15 +28,20 @@ _DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 _HASH_CHARS = 10
 
 
-def pod_namespace(project: str, domain: str) -> str:
-    """``<project>-<domain>``; ManifestError when that is not a valid namespace name."""
-    namespace = f"{project}-{domain}"
-    if len(namespace) > 63 or not _DNS_LABEL.fullmatch(namespace):
-        raise ManifestError(
-            f"project {project!r} and domain {domain!r} give the namespace {namespace!r}, which is not a "
-            "valid Kubernetes namespace: use lower-case letters, digits and '-' (63 characters at most)"
+def pod_namespace(project: str, domain: str, *, namespace: str | None = None) -> str:
+    """``<project>-<domain>``, or ``namespace`` when given; ManifestError when not a valid namespace name."""
+    chosen = namespace if namespace is not None else f"{project}-{domain}"
+    if len(chosen) > 63 or not _DNS_LABEL.fullmatch(chosen):
+        given = (
+            f"namespace {chosen!r} is"
+            if namespace is not None
+            else f"project {project!r} and domain {domain!r} give the namespace {chosen!r}, which is"
         )
-    return namespace
+        raise ManifestError(
+            f"{given} not a valid Kubernetes namespace: use lower-case letters, digits and '-' "
+            "(63 characters at most)"
+        )
+    return chosen
 
 
 def task_pod_name(task_name: str, digest: str) -> str:
@@ -50,6 +55,7 @@ def render_task_pod(
     *,
     project: str = "flytesnacks",
     domain: str = "development",
+    namespace: str | None = None,
     image: str = DEFAULT_IMAGE,
     inputs: str | None = None,
     outputs: str | None = None,
@@ -61,7 +67,8 @@ def render_task_pod(
     """The Pod manifest for ``task``.
 
     ``inputs``/``outputs`` are the paths the entrypoint reads and writes inside the pod; ``file``
-    overrides where the task's source is found there (default: ``task.module_file``). Extra
+    overrides where the task's source is found there (default: ``task.module_file``). ``namespace``
+    replaces ``<project>-<domain>``. Extra
     ``labels`` and ``annotations`` are added but cannot replace the secret requests.
     """
     source = file or task.module_file
@@ -69,7 +76,7 @@ def render_task_pod(
         raise ManifestError(
             f"task {task.name!r} has no source file (defined interactively?): define it in a .py file"
         )
-    namespace = pod_namespace(project, domain)
+    namespace = pod_namespace(project, domain, namespace=namespace)
     secret_labels, secret_annotations = encode_pod_metadata(task.secret_requests)
     command = [python, "-m", "tasksecrets", "execute", "--file", source, "--task", task.name]
     if inputs is not None:

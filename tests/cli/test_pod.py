@@ -119,3 +119,12 @@ def test_installed_command(task_file: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert_valid_manifest(json.loads(proc.stdout))
+
+
+def test_render_takes_the_namespace_flag_of_run(task_file: Path) -> None:
+    for flags in (["-n", "team-a"], ["--namespace", "team-a", "-p", "ignored", "-d", "too"]):
+        result = CliRunner().invoke(pod_group, ["render", str(task_file), "plain", *flags])
+        assert result.exit_code == 0, result.output
+        assert yaml.safe_load(result.output)["metadata"]["namespace"] == "team-a"
+    default = CliRunner().invoke(pod_group, ["render", str(task_file), "plain", "-p", "proj", "-d", "dev"])
+    assert yaml.safe_load(default.output)["metadata"]["namespace"] == "proj-dev"

@@ -92,7 +92,8 @@ def test_from_file_and_from_env_file(home: Path, tmp_path: Path, monkeypatch: py
     keys_dir = tmp_path / "keys"
     keys_dir.mkdir()
     (keys_dir / "id_rsa").write_text("fake-rsa")
-    (keys_dir / "bad name").write_text("skipped: not a valid key")
+    (keys_dir / "sub").mkdir()
+    (keys_dir / "sub" / "inner").write_text("skipped: in a subdirectory")
     env_file = tmp_path / "app.env"
     env_file.write_text("\ufeff# a comment\n\nDB_USER=fake-user\n  DB_PASS=fake=with=equals\nFROM_ENV\n")
     monkeypatch.setenv("FROM_ENV", "fake-from-environment")
@@ -266,14 +267,21 @@ def test_describe_shows_keys_and_sizes_only(home: Path) -> None:
         assert value not in result.output
 
 
-def test_describe_missing_namespace_says_how_to_create(home: Path) -> None:
+def test_describe_missing_namespace_names_where_the_secret_is(home: Path) -> None:
     seed(home)
     result = run("describe", "secret", "user-info", "-n", "team-x")
+    assert_fails(result, "namespace 'team-x' has no secrets", f"is in namespace {NS}: pass -n {NS}")
+    assert "create secret" not in result.output
+
+
+def test_describe_missing_secret_in_an_empty_namespace_says_how_to_create(home: Path) -> None:
+    seed(home)
+    result = run("describe", "secret", "db-creds", "-n", "team-x")
     assert_fails(
         result,
         "namespace 'team-x' has no secrets",
         NS,
-        "tasksecrets create secret generic user-info -n team-x",
+        "tasksecrets create secret generic db-creds -n team-x",
     )
 
 

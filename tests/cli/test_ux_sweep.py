@@ -140,20 +140,20 @@ CASES: dict[str, Case] = {
     ),
     "create-dry-run-server": Case("create secret generic s --dry-run=server", 2, "'server' is not one of"),
     # -- get / describe / delete
-    "get-bad-output": Case("get secrets -o xml", 2, "'xml' is not one of"),
+    "get-bad-output": Case("get secrets -o xml", 2, "-o 'xml' is not an output format"),
     "get-missing": Case(f"get secrets nope -n {NS}", 1, "tasksecrets create secret generic nope"),
-    "get-reveal-table": Case("get secrets --reveal", 2, "--reveal only applies to -o yaml or -o json"),
+    "get-reveal-table": Case(
+        "get secrets --reveal", 2, "--reveal only applies to -o yaml, -o json or -o jsonpath"
+    ),
     "get-bad-env-namespace": Case(
         "get secrets", 1, "invalid namespace 'BAD'", {"TASKSECRETS_NAMESPACE": "BAD"}
     ),
-    "describe-no-name": Case("describe secret", 2, "Missing argument 'NAMES...'"),
     "describe-missing": Case(f"describe secret nope -n {NS}", 1, "not found in namespace"),
-    "delete-no-name": Case("delete secret", 2, "Missing argument 'NAMES...'"),
+    "delete-no-name": Case("delete secret", 2, "pass --all or -l SELECTOR"),
     "delete-missing": Case(f"delete secret nope -n {NS}", 1, "nothing to delete"),
     # -- apply
     "apply-no-file": Case("apply", 2, "Missing option '-f'"),
     "apply-missing-file": Case("apply -f {d}/nofile.yaml", 1, "cannot read -f"),
-    "apply-directory": Case("apply -f {d}", 1, "Is a directory"),
     "apply-bad-yaml": Case("apply -f {d}/bad.yaml", 1, "not valid YAML or JSON at line 2"),
     "apply-bad-json": Case("apply -f {d}/bad.json", 1, "not valid YAML or JSON"),
     "apply-binary": Case("apply -f {d}/bin.yaml", 1, "not UTF-8 text"),
@@ -324,6 +324,9 @@ HELP = [
     "delete secrets",
     "describe secrets",
     "apply",
+    "patch",
+    "patch secret",
+    "patch secrets",
     "run",
     "execute",
     "pod",

@@ -96,3 +96,25 @@ def test_bad_config_exits_2(tmp_path: Path) -> None:
     config.write_text("webhook:\n  listenPrt: 1\n")
     result = run(tmp_path, make_pod([]), "--config", str(config))
     assert result.exit_code == 2 and "webhook.listenPrt" in result.stderr
+
+
+def test_review_flag_writes_the_review_the_webhook_answers(tmp_path: Path) -> None:
+    pod = make_pod([Secret(group="db", key="password", mount_requirement=MountType.FILE)])
+    written = run(tmp_path, pod, "--review")
+    assert written.exit_code == 0, written.output
+    review = json.loads(written.stdout)
+    assert review["kind"] == "AdmissionReview" and review["request"]["object"] == pod
+    answered = run(tmp_path, None, raw=written.stdout)  # the file curl would post
+    assert answered.exit_code == 0, answered.output
+    response = json.loads(answered.stdout)["response"]
+    assert response["uid"] == review["request"]["uid"] and response["allowed"] is True
+    assert response["patchType"] == "JSONPatch"
+
+
+def test_mutated_yaml_has_no_aliases(tmp_path: Path) -> None:
+    # An env var request gives containers objects they share in the mutated pod (PyYAML's safe_dump
+    # writes those as &id001 / *id001): printed in full each time.
+    pod = make_pod([Secret(group="db", key="password", mount_requirement=MountType.ENV_VAR)])
+    result = run(tmp_path, pod)
+    assert result.exit_code == 0, result.output
+    assert "&id" not in result.stdout and "*id" not in result.stdout

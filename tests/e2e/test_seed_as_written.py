@@ -235,11 +235,13 @@ def test_b_seed_kubectl_lines_then_tasksecrets_run(
     assert one.returncode == 0, one.stderr
     assert one.stdout.strip() == "o0: ********"  # the value read is the stored one, masked
 
-    # user_info_task needs keys the one-key secret lacks: it fails before its code, saying how to fix it.
+    # user_info_task needs keys the one-key secret lacks: the run stops before any task, saying how to
+    # add just those keys.
     missing = tasksecrets("run", str(seed), "my_secret_workflow", env=cli_env, cwd=tmp_path)
     assert missing.returncode == 1
-    assert "user_info_task" in missing.stderr and "failed before its code ran" in missing.stderr
-    assert "username" in missing.stderr and "tasksecrets delete secret" in missing.stderr
+    assert "needed by task 'user_info_task'" in missing.stderr and "no task was run" in missing.stderr
+    assert "has no key 'password', 'username'" in missing.stderr
+    assert "tasksecrets apply -f - <<'EOF'" in missing.stderr and "secret_task: done" not in missing.stderr
     assert "Traceback" not in missing.stderr
     assert "mysecret" not in missing.stdout + missing.stderr
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from k8svalidate import assert_valid_manifest
 from tasksecrets import Secret, task
@@ -173,18 +174,27 @@ def test_a_missing_secret_fails_with_the_create_command_and_leaves_nothing(tmp_p
     assert not root.exists()
 
 
-def test_a_missing_key_of_an_existing_secret_says_how_to_recreate_it(tmp_path: Path) -> None:
+def test_a_missing_key_of_an_existing_secret_gives_an_apply_of_that_key_alone(tmp_path: Path) -> None:
     root = tmp_path / "pod"
     with SecretStore.open(tmp_path / "home") as partial:
         partial.create(NS, "user-info", {"username": FAKE["username"]})
         with pytest.raises(TaskExecutionError) as caught:
             materialize_pod(_mutated(two_keys_task), root=root, store=partial)
     message = str(caught.value)
-    assert "has no key 'password'" in message
-    assert (
-        f"tasksecrets delete secret user-info -n {NS} && tasksecrets create secret generic user-info"
-        in message
-    )
+    assert "has no key 'password' (its keys: username)" in message
+    assert "delete secret" not in message  # the keys it has are kept: nothing to retype
+    heredoc = message.split("tasksecrets apply -f - <<'EOF'\n", 1)[1]
+    assert heredoc.endswith("\nEOF")
+    manifest = yaml.safe_load(heredoc.removesuffix("EOF"))
+    assert manifest["kind"] == "List"
+    assert manifest["items"] == [
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "user-info", "namespace": NS},
+            "stringData": {"password": "VALUE"},
+        }
+    ]
     _assert_no_values(message)
     assert not root.exists()
 

@@ -138,7 +138,10 @@ def test_missing_key_names_the_keys_and_the_fix(store: SecretStore) -> None:
         store.get_value(NS, "user-info", "token")
     message = str(caught.value)
     assert "password, user_secret, username" in message
-    assert "--from-literal=token=VALUE" in message
+    # The fix adds the key and keeps the others: no delete, no retyping of the other keys.
+    patch = """-p '{"stringData":{"token":"VALUE"}}'"""
+    assert f"tasksecrets patch secret user-info -n flytesnacks-development {patch}" in message
+    assert "delete" not in message and "user_secret=" not in message
     _assert_no_values(message)
 
 

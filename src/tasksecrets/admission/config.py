@@ -287,18 +287,23 @@ def parse_config(data: object, *, source: str = "config") -> Config:
             problems.append(f"{section}: must be a mapping of keys, got {type(data[section]).__name__}")
         else:
             problems += _unknown_keys(model, data.get(section), section)
+    cleaned = {k: v for k, v in data.items() if k in ("webhook", "secrets") and isinstance(v, dict)}
+    try:
+        loaded = config.model_validate(cleaned)
+    except ValidationError as exc:
+        # Every problem at once: the unknown keys (named above with the closest known key, so
+        # pydantic's own "extra inputs" lines are left out when those name them) and every value
+        # of the wrong type.
+        unknown_named = bool(problems)
+        for err in exc.errors():
+            if err["type"] == "extra_forbidden" and unknown_named:
+                continue
+            where = ".".join(str(part) for part in err["loc"]) or "(top level)"
+            problems.append(f"{where}: {err['msg'].removeprefix('Value error, ')}")
+        raise ConfigError(f"{source} is not valid:\n  " + "\n  ".join(problems)) from None
     if problems:
         raise ConfigError(f"{source} is not valid:\n  " + "\n  ".join(problems))
-    cleaned = {k: v for k, v in data.items() if k in ("webhook", "secrets") and v is not None}
-    try:
-        return config.model_validate(cleaned)
-    except ValidationError as exc:
-        lines = []
-        for err in exc.errors():
-            where = ".".join(str(part) for part in err["loc"]) or "(top level)"
-            message = err["msg"].removeprefix("Value error, ")
-            lines.append(f"{where}: {message}")
-        raise ConfigError(f"{source} is not valid:\n  " + "\n  ".join(lines)) from None
+    return loaded
 
 
 def load_config(path: str | Path | None = None) -> Config:

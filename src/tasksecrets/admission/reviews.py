@@ -19,6 +19,8 @@ chain allows it: the pods of one task then cost a view and a lookup.
 from __future__ import annotations
 
 import base64
+import json
+import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
@@ -30,9 +32,39 @@ from tasksecrets.managers.global_.source import GlobalSecretSource
 from tasksecrets.managers.podview import PodView
 from tasksecrets.sdk.masking import SECURE
 
-__all__ = ["REVIEW_VERSIONS", "ReviewOutcome", "handle_review", "review", "review_body"]
+__all__ = ["REVIEW_VERSIONS", "ReviewOutcome", "handle_review", "review", "review_body", "review_request"]
 
 REVIEW_VERSIONS = ("admission.k8s.io/v1", "admission.k8s.io/v1beta1")
+
+
+def review_request(pod: Mapping[str, Any]) -> dict[str, Any]:
+    """The AdmissionReview the API server sends the webhook when ``pod`` is created (v1).
+
+    The same pod gives the same review: its ``uid`` is derived from the pod, not random, so that a
+    review written for ``curl`` can be compared with the one written before.
+    """
+    found = pod.get("metadata")
+    metadata: Mapping[str, Any] = found if isinstance(found, dict) else {}
+    pod_kind = {"group": "", "version": "v1", "kind": "Pod"}
+    pod_resource = {"group": "", "version": "v1", "resource": "pods"}
+    digest = json.dumps(pod, sort_keys=True, default=str)
+    request: dict[str, Any] = {
+        "uid": str(uuid.uuid5(uuid.NAMESPACE_URL, "tasksecrets-review:" + digest)),
+        "kind": pod_kind,
+        "resource": pod_resource,
+        "requestKind": pod_kind,
+        "requestResource": pod_resource,
+        "namespace": metadata.get("namespace") or "default",
+        "operation": "CREATE",
+        "userInfo": {"username": "tasksecrets-webhook-mutate"},
+        "object": dict(pod),
+        "oldObject": None,
+        "dryRun": False,
+        "options": {"apiVersion": "meta.k8s.io/v1", "kind": "CreateOptions"},
+    }
+    if metadata.get("name"):
+        request["name"] = metadata["name"]
+    return {"apiVersion": REVIEW_VERSIONS[0], "kind": "AdmissionReview", "request": request}
 
 
 class ReviewOutcome(NamedTuple):

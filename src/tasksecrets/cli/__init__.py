@@ -17,12 +17,13 @@ __all__ = ["main"]
 
 # name -> "module:attribute"; the attribute is a click.Command or click.Group.
 _COMMANDS: dict[str, tuple[str, str]] = {
-    "apply": ("tasksecrets.cli.store", "apply_cmd"),
+    "apply": ("tasksecrets.cli.store_apply", "apply_cmd"),
     "create": ("tasksecrets.cli.store", "create_group"),
-    "delete": ("tasksecrets.cli.store", "delete_group"),
-    "describe": ("tasksecrets.cli.store", "describe_group"),
+    "delete": ("tasksecrets.cli.store_delete", "delete_group"),
+    "describe": ("tasksecrets.cli.store_get", "describe_group"),
     "execute": ("tasksecrets.cli.execute", "execute_cmd"),
-    "get": ("tasksecrets.cli.store", "get_group"),
+    "get": ("tasksecrets.cli.store_get", "get_group"),
+    "patch": ("tasksecrets.cli.store_apply", "patch_group"),
     "pod": ("tasksecrets.cli.pod", "pod_group"),
     "run": ("tasksecrets.cli.run", "run_cmd"),
     "webhook": ("tasksecrets.cli.webhook", "webhook_group"),

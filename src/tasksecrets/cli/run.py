@@ -2,12 +2,14 @@
 
 The file is imported here; a workflow's body runs in this process and every task it calls goes
 through :class:`~tasksecrets.local.runner.LocalClusterExecutor` (pod, mutation, local kubelet, own
-process). On a terminal each task gets a progress line (name, pod, secrets by manager, duration);
-into a pipe only the outputs are printed. Outputs, task output and errors are masked with every
-secret value a task received. Exit codes (:data:`EPILOG`): 0 done, 1 a task (or the workflow, or
-the file's import) failed, 2 usage errors (file, name, inputs, project/domain, config), 128 + the
-signal when stopped by SIGINT, SIGTERM or SIGHUP (130, 143, 129): the running task's process group
-is stopped, what it printed is shown, its private directory is removed.
+process). Before the first task runs, every store secret and key the workflow's tasks need is
+checked (:meth:`~tasksecrets.local.runner.LocalClusterExecutor.check_secrets`): all that miss are
+listed with one command that adds them. What tasks print is shown as it comes, masked line by line
+(:mod:`tasksecrets.cli.run_progress`: a progress display on a terminal, plain lines into a pipe);
+then the outputs, masked with every secret value a task received (an output that is a value whole
+is masked whatever its length). Exit codes: :data:`EPILOG`. Stopped by SIGINT, SIGTERM or SIGHUP,
+the running task's process group is stopped, what it printed is shown, its private directory is
+removed.
 
 Before its first task the runner hardens itself (:func:`~tasksecrets.local.procguard.harden_runner`):
 not dumpable, no core dumps, so its tasks cannot read its memory or environment through ``/proc``.
@@ -16,68 +18,44 @@ not dumpable, no core dumps, so its tasks cannot read its memory or environment 
 from __future__ import annotations
 
 import contextlib
+import difflib
 import os
 import sys
-import traceback
 from types import ModuleType
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
 from tasksecrets.cli.run_inputs import parse_inputs
-from tasksecrets.errors import ConfigError, ManifestError, TaskDeclarationError, TaskSecretsError
+from tasksecrets.cli.run_progress import RunDisplay, is_terminal
+from tasksecrets.errors import ConfigError, ManifestError, TaskSecretsError
 from tasksecrets.local.procguard import StopRequested, harden_runner, stop_on_signals
-from tasksecrets.local.runner import LocalClusterExecutor, TaskRun
+from tasksecrets.local.runner import LocalClusterExecutor
 from tasksecrets.pods import DEFAULT_IMAGE
 from tasksecrets.sdk.executor import use_executor
-from tasksecrets.sdk.loader import load_module
+from tasksecrets.sdk.loader import explain_load_error, load_module, trim_internal_frames
+from tasksecrets.sdk.masking import format_exception_masked
+from tasksecrets.sdk.outputs import output_items
 from tasksecrets.sdk.secret import Secret
 from tasksecrets.sdk.task import Task
-from tasksecrets.sdk.workflow import Workflow
+from tasksecrets.sdk.workflow import Workflow, referenced_tasks
 
 __all__ = ["EPILOG", "run_cmd"]
 
 EPILOG = """\b
-Exit status: 0 done; 1 a task, the workflow or the file's import failed; 2 a usage error;
+Exit status: 0 done; 1 a task failed (its traceback, masked), returned what its return annotation
+does not declare or what cannot be passed on, secrets are missing (all listed, with one command
+that adds them), the webhook denied a pod, the store cannot be opened, or the file failed to import
+(its traceback); 2 a usage error (file, name, inputs, -p/-d/-n, --config, a Secret or task declared
+wrongly in the file), in one line;
 130, 143, 129 stopped by SIGINT, SIGTERM, SIGHUP (128 + signal): the running task is stopped
 (its process group: SIGTERM, SIGKILL 2 s later), what it printed is shown, its files removed.
 """
 
 
-class _Progress:
-    """Progress lines on a terminal (rich); silent into a pipe except for what tasks print."""
-
-    def __init__(self, *, terminal: bool) -> None:
-        self.terminal = terminal
-        self._status: Any = None
-        if terminal:
-            from rich.console import Console
-
-            self.console: Any = Console(highlight=False)
-
-    def task_started(self, task_name: str) -> None:
-        if self.terminal:
-            from rich.markup import escape
-
-            self._status = self.console.status(f"running [bold]{escape(task_name)}[/] ...")
-            self._status.start()
-
-    def task_finished(self, run: TaskRun) -> None:
-        if self._status is not None:
-            self._status.stop()
-            self._status = None
-        if self.terminal:
-            from rich.markup import escape
-
-            mark = "[green]✓[/]" if run.ok else "[red]✗[/]"
-            secrets = ", ".join(f"{escape(name)} ({escape(manager)})" for name, manager in run.injections)
-            pod = f"pod {escape(run.pod_name)}" if run.pod_name else "no pod"
-            line = f"{mark} [bold]{escape(run.task_name)}[/]  [dim]{pod}[/]  {secrets or 'no secrets'}"
-            self.console.print(f"{line}  [dim]{run.total_s * 1000:.0f} ms[/]")
-            if run.output.strip() and (run.ok or run.stopped):
-                self.console.print(escape(run.output.rstrip()), style="dim")
-        elif run.output.strip() and (run.ok or run.stopped):
-            click.echo(run.output.rstrip(), err=True)
+def _fail(message: str, code: int) -> NoReturn:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
 
 
 def _load(file: str) -> ModuleType:
@@ -87,11 +65,9 @@ def _load(file: str) -> ModuleType:
         raise click.UsageError(f"{file} does not exist: pass the path of the Python file")
     try:
         return load_module(file)
-    except TaskDeclarationError as exc:
-        raise click.UsageError(str(exc)) from None
     except Exception as exc:
-        click.echo(f"error: importing {file} failed:\n{_format_user_error(exc)}", err=True)
-        sys.exit(1)
+        failure = explain_load_error(exc, file)
+        _fail(failure.message, failure.exit_code)
 
 
 def _find_entity(module: ModuleType, name: str, file: str) -> Workflow | Task:
@@ -104,8 +80,10 @@ def _find_entity(module: ModuleType, name: str, file: str) -> Workflow | Task:
             return entity
     workflows = sorted({e.name for e in entities if isinstance(e, Workflow)})
     tasks = sorted({e.name for e in entities if isinstance(e, Task)})
+    near = difflib.get_close_matches(name, workflows + tasks, n=1, cutoff=0.75)
+    hint = f" (did you mean {near[0]!r}?)" if near else ""
     raise click.UsageError(
-        f"{file} has no workflow or task named {name!r}; workflows: {', '.join(workflows) or 'none'}; "
+        f"{file} has no workflow or task named {name!r}{hint}; workflows: {', '.join(workflows) or 'none'}; "
         f"tasks: {', '.join(tasks) or 'none'}"
     )
 
@@ -114,29 +92,11 @@ def _module_secrets(module: ModuleType) -> list[Secret]:
     return [s for v in vars(module).values() if isinstance(v, Task) for s in v.secret_requests]
 
 
-def _format_user_error(exc: BaseException) -> str:
-    # The user's code failed: show its traceback, without the frames of the runner that called it.
-    frames = traceback.extract_tb(exc.__traceback__)
-    own = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    user = [f for f in frames if not os.path.abspath(f.filename).startswith(own + os.sep)]
-    keep = [f for f in user if not f.filename.startswith("<frozen ")]
-    message = "".join(traceback.format_exception_only(type(exc), exc)).rstrip()
-    if not keep and isinstance(exc, SyntaxError):
-        return message  # names the file, line and column itself: no frame of the user's to show
-    lines = ["Traceback (most recent call last):\n", *traceback.format_list(keep or frames)]
-    return "".join(lines) + message
-
-
-def _output_items(entity: Workflow | Task, result: Any) -> list[tuple[str, Any]]:
-    if result is None and entity.outputs in (None, type(None)):
-        return []
-    if isinstance(result, tuple):
-        return [(f"o{index}", value) for index, value in enumerate(result)]
-    return [("o0", result)]
-
-
 def _print_outputs(items: list[tuple[str, Any]], executor: LocalClusterExecutor, *, terminal: bool) -> None:
-    shown = [(name, executor.mask(value if isinstance(value, str) else repr(value))) for name, value in items]
+    shown = [
+        (name, executor.mask_output(value if isinstance(value, str) else repr(value)))
+        for name, value in items
+    ]
     if terminal:
         from rich.console import Console
         from rich.table import Table
@@ -154,10 +114,20 @@ def _print_outputs(items: list[tuple[str, Any]], executor: LocalClusterExecutor,
 @click.argument("file", metavar="FILE.py")
 @click.argument("name")
 @click.option(
-    "--project", default="flytesnacks", show_default=True, help="The project (namespace PROJECT-DOMAIN)."
+    "-p",
+    "--project",
+    default="flytesnacks",
+    show_default=True,
+    help="The project (namespace PROJECT-DOMAIN).",
 )
 @click.option(
-    "--domain", default="development", show_default=True, help="The domain (namespace PROJECT-DOMAIN)."
+    "-d", "--domain", default="development", show_default=True, help="The domain (namespace PROJECT-DOMAIN)."
+)
+@click.option(
+    "-n",
+    "--namespace",
+    default=None,
+    help="The pods' namespace, instead of PROJECT-DOMAIN (where secrets are read).",
 )
 @click.option(
     "-i", "--input", "inputs", multiple=True, metavar="NAME=VALUE", help="An input; repeat for more."
@@ -170,7 +140,6 @@ def _print_outputs(items: list[tuple[str, Any]], executor: LocalClusterExecutor,
 )
 @click.option("--kubeconfig", metavar="FILE", help="--cluster: the kubeconfig, as for kubectl.")
 @click.option("--context", "kube_context", metavar="NAME", help="--cluster: the kubeconfig context.")
-@click.option("-n", "--namespace", metavar="NAME", help="--cluster: the namespace (default PROJECT-DOMAIN).")
 @click.option("--image", default=DEFAULT_IMAGE, show_default=True, help="--cluster: the tasks' image.")
 @click.option(
     "--data-prefix",
@@ -193,47 +162,56 @@ def _print_outputs(items: list[tuple[str, Any]], executor: LocalClusterExecutor,
     metavar="KEY=VALUE",
     help="--cluster: a node label the pods need; repeat.",
 )
-def run_cmd(
-    file: str,
-    name: str,
-    project: str,
-    domain: str,
-    inputs: tuple[str, ...],
-    config_path: str | None,
-    cluster: bool,
-    kubeconfig: str | None,
-    kube_context: str | None,
-    namespace: str | None,
-    image: str,
-    data_prefix: str | None,
-    timeout: float | None,
-    cleanup: str,
-    node_selector: tuple[str, ...],
-) -> None:
+def run_cmd(file: str, name: str, **options: Any) -> None:
     """Run workflow or task NAME of FILE.py, each task as a pod with its secrets injected."""
-    if cluster:
+    cluster_keys = (
+        "kubeconfig",
+        "kube_context",
+        "image",
+        "data_prefix",
+        "timeout",
+        "cleanup",
+        "node_selector",
+    )
+    cluster = {key: options.pop(key) for key in cluster_keys}
+    if options.pop("cluster"):
         from tasksecrets.cli.run_cluster import ClusterOptions, run_on_cluster
 
-        options = ClusterOptions(
-            kubeconfig, kube_context, namespace, image, data_prefix, timeout, cleanup, node_selector
+        if options["config_path"] is not None:
+            raise click.UsageError(
+                "--config is the local cluster's: with --cluster the cluster's webhook decides"
+            )
+        run_on_cluster(
+            file,
+            name,
+            project=options["project"],
+            domain=options["domain"],
+            inputs=options["inputs"],
+            options=ClusterOptions(namespace=options["namespace"], **cluster),
         )
-        run_on_cluster(file, name, project=project, domain=domain, inputs=inputs, options=options)
         return
     try:
         with stop_on_signals():
-            _run(file, name, project=project, domain=domain, inputs=inputs, config_path=config_path)
+            _run(file, name, **options)
     except StopRequested as stop:
         _exit_stopped(stop, None)
 
 
 def _run(
-    file: str, name: str, *, project: str, domain: str, inputs: tuple[str, ...], config_path: str | None
+    file: str,
+    name: str,
+    *,
+    project: str,
+    domain: str,
+    namespace: str | None,
+    inputs: tuple[str, ...],
+    config_path: str | None,
 ) -> None:
     from tasksecrets.admission.config import load_config
     from tasksecrets.pods import pod_namespace
 
     try:
-        pod_namespace(project, domain)
+        pod_namespace(project, domain, namespace=namespace)
     except ManifestError as exc:
         raise click.UsageError(str(exc)) from None
     try:
@@ -244,31 +222,39 @@ def _run(
     entity = _find_entity(module, name, file)
     kind = "workflow" if isinstance(entity, Workflow) else "task"
     kwargs = parse_inputs(inputs, entity.inputs, fn=entity.fn, owner=f"{kind} {entity.name!r}")
+    planned = referenced_tasks(entity)
 
     harden_runner()  # before the first secret is read; usage errors came first, from here on tasks run
-    terminal = sys.stdout.isatty()
-    progress = _Progress(terminal=terminal)
+    terminal = is_terminal()
+    display = RunDisplay(terminal=terminal, planned=[task.name for task in planned])
     executor = LocalClusterExecutor(
-        config=config, project=project, domain=domain, reporter=progress, secrets=_module_secrets(module)
+        config=config,
+        project=project,
+        domain=domain,
+        namespace=namespace,
+        reporter=display,
+        secrets=_module_secrets(module),
     )
     try:
         with executor, use_executor(executor):
+            executor.check_secrets(planned)
             result = entity(**kwargs)
     except StopRequested as stop:
+        display.close()
         _exit_stopped(stop, executor)
     except TaskSecretsError as exc:
-        click.echo(f"error: {executor.mask(str(exc))}", err=True)
-        sys.exit(1)
+        display.close()
+        _fail(executor.mask(str(exc)), 1)
     except Exception as exc:
-        click.echo(
-            f"error: {kind} {entity.name!r} failed:\n{executor.mask(_format_user_error(exc))}", err=True
-        )
-        sys.exit(1)
-    _print_outputs(_output_items(entity, result), executor, terminal=terminal)
+        display.close()
+        trimmed = format_exception_masked(trim_internal_frames(exc)).rstrip()
+        _fail(f"{kind} {entity.name!r} failed:\n{executor.mask(trimmed)}", 1)
+    display.close()
+    _print_outputs(output_items(entity.outputs, result), executor, terminal=terminal)
 
 
 def _exit_stopped(stop: StopRequested, executor: LocalClusterExecutor | None) -> None:
-    # What the stopped task printed was shown by its progress line; say what happened, no traceback.
+    # What the stopped task printed was shown as it came; say what happened, no traceback.
     detail = ""
     if executor is not None:
         executor.shutdown()

@@ -31,7 +31,7 @@ class ClusterOptions:
     """The ``run`` options that only ``--cluster`` uses."""
 
     kubeconfig: str | None
-    context: str | None
+    kube_context: str | None
     namespace: str | None
     image: str
     data_prefix: str | None
@@ -44,17 +44,20 @@ def run_on_cluster(
     file: str, name: str, *, project: str, domain: str, inputs: tuple[str, ...], options: ClusterOptions
 ) -> None:
     """Run workflow or task NAME of FILE on the cluster; exits with the status of ``tasksecrets run``."""
-    from tasksecrets.cli.run import _find_entity, _format_user_error, _load, _output_items, _print_outputs
+    from tasksecrets.cli.run import _fail, _find_entity, _load, _print_outputs
     from tasksecrets.cli.run_inputs import parse_inputs
     from tasksecrets.cluster.client import connect
     from tasksecrets.cluster.executor import KubernetesExecutor
     from tasksecrets.pods import pod_namespace
     from tasksecrets.sdk.executor import use_executor
+    from tasksecrets.sdk.loader import trim_internal_frames
+    from tasksecrets.sdk.masking import format_exception_masked
+    from tasksecrets.sdk.outputs import output_items
     from tasksecrets.sdk.workflow import Workflow
 
     try:
-        pod_namespace(project, domain)
-        client = connect(kubeconfig=options.kubeconfig, context=options.context)
+        pod_namespace(project, domain, namespace=options.namespace)
+        client = connect(kubeconfig=options.kubeconfig, context=options.kube_context)
     except (ManifestError, ConfigError) as exc:
         raise click.UsageError(str(exc)) from None
     module = _load(file)
@@ -89,12 +92,11 @@ def run_on_cluster(
             click.echo(f"stopped by {stop}: the running pod was deleted", err=True)
         sys.exit(stop.exit_code)
     except TaskSecretsError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(1)
-    except Exception as exc:
-        click.echo(f"error: {kind} {entity.name!r} failed:\n{_format_user_error(exc)}", err=True)
-        sys.exit(1)
-    _print_outputs(_output_items(entity, result), executor, terminal=sys.stdout.isatty())  # type: ignore[arg-type]
+        _fail(str(exc), 1)
+    except Exception as exc:  # the workflow's own code, in this process
+        trimmed = format_exception_masked(trim_internal_frames(exc)).rstrip()
+        _fail(f"{kind} {entity.name!r} failed:\n{trimmed}", 1)
+    _print_outputs(output_items(entity.outputs, result), executor, terminal=sys.stdout.isatty())  # type: ignore[arg-type]
 
 
 def _selector(pairs: tuple[str, ...]) -> dict[str, str]:

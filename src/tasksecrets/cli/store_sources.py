@@ -1,7 +1,8 @@
 """The data of ``tasksecrets create secret generic``: --from-literal, --from-file and --from-env-file.
 
 Same rules as kubectl: a literal splits at its first ``=``; a file's key is its base name unless
-given as ``KEY=PATH``, and a directory adds each regular file whose name is a valid key; an env
+given as ``KEY=PATH``, and a directory adds each regular file in it (a name that is not a valid key
+is an error, as with kubectl; subdirectories are left out); an env
 file holds ``KEY=VALUE`` lines (``#`` comments and blank lines skipped, a bare ``KEY`` takes its
 value from the environment). A key given twice is an error. Messages name the flag and its
 position, never a value: a mistyped ``--from-literal`` may hold nothing but the secret itself.
@@ -58,7 +59,7 @@ def collect_data(
         path = Path(path_text)
         if path.is_dir() and not key:
             for child in sorted(path.iterdir()):
-                if child.is_file() and _is_valid_key(child.name):
+                if child.is_file():
                     add(child.name, _read_bytes(child, flag="--from-file"), f"--from-file={spec}")
             continue
         add(key or path.name, _read_bytes(path, flag="--from-file"), f"--from-file={spec}")
@@ -96,11 +97,3 @@ def _read_bytes(path: Path, *, flag: str) -> bytes:
         raise click.ClickException(
             f"{flag}: cannot read {path}: {reason}; check the path and its permissions"
         ) from None
-
-
-def _is_valid_key(name: str) -> bool:
-    try:
-        validate_data_key(name)
-    except StoreNameError:
-        return False
-    return True

@@ -4,19 +4,21 @@
 CA and serving certificate in the Secret ``secretName`` (and in ``certDir`` with ``localCert: true``, or
 only there with ``--local-only``); ``rotate-certs`` renews the serving certificate with the same CA
 when it comes within ``certRenewBeforeDays`` of expiry. ``mutate`` lives in its own module and loads
-only when called. Errors print one line and exit 1.
+only when called. Errors print one line and exit 1 (a port already in use too: :func:`_listen_errors`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime
+import errno
 import functools
 import importlib
 import importlib.util
 import logging
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +29,10 @@ from tasksecrets.cli._common import reports_errors
 __all__ = ["webhook_group"]
 
 _CONFIG_HELP = "The config file (Flyte's webhook: section plus ours); default: built-in defaults."
+_EXIT_CODES = (
+    "Exit status: 0 done (serve: stopped by SIGTERM or SIGINT); 1 the config, certificates, port or "
+    "cluster are not usable (one line on stderr says what to do); 2 a usage mistake on the command line."
+)
 _LOCAL_IPS = ["127.0.0.1", "::1"]
 
 
@@ -58,7 +64,7 @@ class _LazyMutateGroup(click.Group):
         return super().get_command(ctx, cmd_name)
 
 
-@click.group(cls=_LazyMutateGroup)
+@click.group(cls=_LazyMutateGroup, epilog=_EXIT_CODES)
 def webhook_group() -> None:
     """The Flyte-compatible pod webhook: serve it, manage its certificates, dry-run a pod."""
 
@@ -69,7 +75,7 @@ def _load(config_path: str | None) -> Any:
     return load_config(config_path)
 
 
-@webhook_group.command("serve")
+@webhook_group.command("serve", epilog=_EXIT_CODES)
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), help=_CONFIG_HELP)
 @click.option(
     "--workers", type=click.IntRange(1, 64), help="Worker processes (default: the config's workers)."
@@ -95,23 +101,47 @@ def serve_cmd(
 
     _setup_logging(log_level)
     config = _load(config_path)
-    count = workers or config.webhook.workers
-    if count > 1 and listen_fd is None:
-        # Fail here, once, rather than in every worker.
-        from tasksecrets.webhook.certificates.reload import CertReloader
+    listen_port = config.webhook.listen_port if port is None else port
+    with _listen_errors(host, listen_port):
+        count = workers or config.webhook.workers
+        if count > 1 and listen_fd is None:
+            # Fail here, once, rather than in every worker.
+            from tasksecrets.webhook.certificates.reload import CertReloader
 
-        CertReloader(Path(config.webhook.cert_dir))
-        sock = bind_listener(host, config.webhook.listen_port if port is None else port)
+            CertReloader(Path(config.webhook.cert_dir))
+            sock = bind_listener(host, listen_port)
 
-        def child_argv(fd: int) -> list[str]:
-            argv = [*python_argv(), "webhook", "serve", "--workers", "1", "--listen-fd", str(fd)]
-            argv += ["--host", host, "--log-level", log_level]
-            if config_path:
-                argv += ["--config", config_path]
-            return argv + (["--baseline"] if baseline else [])
+            def child_argv(fd: int) -> list[str]:
+                argv = [*python_argv(), "webhook", "serve", "--workers", "1", "--listen-fd", str(fd)]
+                argv += ["--host", host, "--log-level", log_level]
+                if config_path:
+                    argv += ["--config", config_path]
+                return argv + (["--baseline"] if baseline else [])
 
-        sys.exit(run_workers(count, child_argv=child_argv, sock=sock))
-    sys.exit(serve_webhook(config, host=host, port=port, listen_fd=listen_fd, baseline=baseline))
+            sys.exit(run_workers(count, child_argv=child_argv, sock=sock))
+        sys.exit(serve_webhook(config, host=host, port=port, listen_fd=listen_fd, baseline=baseline))
+
+
+@contextlib.contextmanager
+def _listen_errors(host: str, port: int) -> Iterator[None]:
+    """The socket errors of starting a server, as one line saying what to do (never a traceback)."""
+    try:
+        yield
+    except OSError as exc:
+        where = f"{host}:{port}"
+        if exc.errno == errno.EADDRINUSE:
+            fix = (
+                f"port {port} on {host} is already in use (another webhook or program listens there): "
+                "stop it, or pass --port with a free port (or set webhook.listenPort)"
+            )
+        elif exc.errno == errno.EACCES:
+            fix = f"listening on {where} is not permitted: ports below 1024 need privileges; pass --port 9443"
+        elif exc.errno == errno.EADDRNOTAVAIL:
+            fix = f"{host} is not an address of this machine: pass --host 0.0.0.0 or one of its addresses"
+        else:
+            target = f" ({exc.filename})" if exc.filename else ""
+            fix = f"cannot serve on {where}: {exc.strerror or exc}{target}"
+        raise click.ClickException(fix) from None
 
 
 def _cert_command(*, rotate: bool) -> Callable[..., None]:
@@ -187,7 +217,7 @@ def _describe_bundle(bundle: Any) -> str:
     return f"serving certificate serial {cert.serial_number:x}, valid until {expiry}"
 
 
-@webhook_group.command("init-certs")
+@webhook_group.command("init-certs", epilog=_EXIT_CODES)
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), help=_CONFIG_HELP)
 @click.option("--local-only", is_flag=True, help="Write the files into certDir only; contact no cluster.")
 @reports_errors
@@ -196,7 +226,7 @@ def init_certs_cmd(config_path: str | None, local_only: bool) -> None:
     _cert_command(rotate=False)(config_path, local_only)
 
 
-@webhook_group.command("rotate-certs")
+@webhook_group.command("rotate-certs", epilog=_EXIT_CODES)
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), help=_CONFIG_HELP)
 @click.option("--local-only", is_flag=True, help="Rotate the files in certDir only; contact no cluster.")
 @click.option("--force", is_flag=True, help="Renew even if the certificate is not near expiry.")

@@ -99,6 +99,8 @@ class KubernetesExecutor:
         """Values arrive masked by the task's entrypoint: nothing is left to mask here."""
         return text
 
+    mask_output = mask
+
     def stop(self) -> None:
         """Delete the pod that is running now, if any (Ctrl-C, SIGTERM, a timeout)."""
         if self._running is not None:
@@ -131,13 +133,12 @@ class KubernetesExecutor:
             task,
             project=self.project,
             domain=self.domain,
+            namespace=self.namespace,
             image=self.image,
             file=self._source_of(task),
             labels={RUN_LABEL: self.run_id},
             annotations={CALL_ANNOTATION: str(self._calls)},
         )
-        if self.namespace is not None:
-            pod["metadata"]["namespace"] = self.namespace
         if self.node_selector:
             pod["spec"]["nodeSelector"] = dict(self.node_selector)
         container = pod["spec"]["containers"][0]

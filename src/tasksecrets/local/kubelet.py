@@ -12,7 +12,8 @@ It does for one pod what a kubelet does before starting the task's container, an
   ``secretKeyRef`` from the store in the pod's namespace, ``fieldRef`` for the pod's name and
   namespace; ``optional: true`` refs that miss are left out, as Kubernetes does, EXCEPT when the
   missing key is one the pod's ``flyte.secrets/s<N>`` annotations request: then the pod fails to
-  start with a message naming the secret, the namespace and the command that creates it;
+  start with a message naming each missing secret and key, the namespace and one command that adds
+  them all (:func:`tasksecrets.local.precheck.describe_missing`);
 - ``volumeMounts``: the container's filesystem is mirrored under ``<root>/rootfs`` (a volume's
   directory is its first mount path there), and env values that are container paths related to a
   mount (``FLYTE_SECRETS_DEFAULT_DIR``, an ``env_var`` holding a file path) are rewritten to match.
@@ -322,38 +323,22 @@ def _expand(value: str, env: Mapping[str, str]) -> str:
 
 
 def _check_missing(ctx: PodContext) -> None:
-    fatal = [m for m in ctx.missing if m.requested or not m.optional]
-    if not fatal:
+    from tasksecrets.local.precheck import Gap, StoreListing, add_gaps, describe_missing
+
+    gaps: dict[tuple[str, str], Gap] = {}
+    add_gaps(ctx, gaps)
+    if not gaps:
         return
-    problems: list[str] = []
-    by_secret: dict[str, list[str]] = {}
-    for missing in fatal:
-        keys = by_secret.setdefault(missing.secret, [])
-        if missing.key is not None and missing.key not in keys:
-            keys.append(missing.key)
-    for secret_name, keys in by_secret.items():
-        wanted = sorted({*keys, *(s.key for s in ctx.requested if s.group == secret_name)})
-        shown = ", ".join(repr(k) for k in keys) or "its keys"
-        existing = ctx.stored_keys(secret_name)
-        if existing is None:
-            problems.append(
-                f"secret {secret_name!r} (key {shown}) does not exist in namespace {ctx.namespace!r} of the "
-                f"local store; create it with:\n  {_create_command(ctx.namespace, secret_name, wanted)}"
-            )
-        else:
-            problems.append(
-                f"secret {secret_name!r} in namespace {ctx.namespace!r} has no key {shown} (its keys: "
-                f"{', '.join(existing)}); recreate it with all its keys:\n  tasksecrets delete secret "
-                f"{secret_name} -n {ctx.namespace} && "
-                f"{_create_command(ctx.namespace, secret_name, sorted({*existing, *wanted}))}"
-            )
-    raise TaskExecutionError(f"pod {ctx.name} cannot start: " + "\n".join(problems))
-
-
-def _create_command(namespace: str, name: str, keys: list[str]) -> str:
-    from tasksecrets.local.store import format_create_command
-
-    return format_create_command(namespace, name, keys)
+    lister = getattr(ctx.store(), "list", None)
+    listing = StoreListing(lister() if callable(lister) else [])
+    if not callable(lister):  # a store that only reads by name: what this pod read of it
+        for _, name in gaps:
+            keys = ctx.stored_keys(name)
+            if keys is not None:
+                listing.keys[(ctx.namespace, name)] = tuple(keys)
+    raise TaskExecutionError(
+        f"pod {ctx.name} cannot start:\n{describe_missing(list(gaps.values()), listing)}"
+    )
 
 
 def _run_init_container(ctx: PodContext, container: Mapping[str, Any]) -> None:

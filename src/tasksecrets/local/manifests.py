@@ -5,6 +5,11 @@ Reading: ``tasksecrets apply -f`` takes the same YAML or JSON a cluster takes (`
 document is checked before anything is written; an error names the document and the field at
 fault, never a value.
 
+``data`` values may be line-wrapped, as GNU ``base64`` writes them: the API server's decoder skips
+line breaks, and so does this one. Labels and annotations are kept, except kubectl's
+``last-applied-configuration`` annotation, which holds every value in clear text and is dropped
+(the store never keeps a value unencrypted).
+
 Writing: ``tasksecrets get secrets -o yaml`` prints Secrets without their values unless asked. Such
 a manifest carries the annotation ``tasksecrets/values: redacted`` (and the key names in
 ``tasksecrets/keys``), and ``apply`` refuses it, so a redacted listing can never wipe real values.
@@ -23,10 +28,12 @@ import yaml
 from tasksecrets.errors import ManifestError, StoreNameError
 from tasksecrets.local.kube_names import validate_data_key, validate_namespace, validate_secret_name
 from tasksecrets.local.store import SecretInfo
+from tasksecrets.managers.validity import label_value_problem, qualified_name_problem
 from tasksecrets.yamltext import describe_yaml_error
 
 __all__ = [
     "KEYS_ANNOTATION",
+    "LAST_APPLIED_ANNOTATION",
     "REDACTED_ANNOTATION",
     "SecretManifest",
     "build_secret_list",
@@ -36,6 +43,7 @@ __all__ = [
 
 REDACTED_ANNOTATION = "tasksecrets/values"
 KEYS_ANNOTATION = "tasksecrets/keys"
+LAST_APPLIED_ANNOTATION = "kubectl.kubernetes.io/last-applied-configuration"
 _SECRET_FIELDS = {"apiVersion", "kind", "metadata", "data", "stringData", "type", "immutable"}
 
 
@@ -47,6 +55,10 @@ class SecretManifest:
     name: str
     type: str
     data: Mapping[str, bytes] = field(repr=False)
+    labels: Mapping[str, str] = field(default_factory=dict)
+    annotations: Mapping[str, str] = field(default_factory=dict)
+    type_given: bool = True  # False: the manifest had no ``type`` (Opaque for a new secret)
+    dropped: tuple[str, ...] = ()  # annotations not kept (their names), for a warning
 
     @property
     def keys(self) -> tuple[str, ...]:
@@ -99,9 +111,17 @@ def build_secret_manifest(info: SecretInfo, data: Mapping[str, bytes] | None = N
         "namespace": info.namespace,
         "creationTimestamp": info.created.strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
+    if info.labels:
+        metadata["labels"] = dict(sorted(info.labels.items()))
+    if info.annotations:
+        metadata["annotations"] = dict(sorted(info.annotations.items()))
     manifest: dict[str, Any] = {"apiVersion": "v1", "kind": "Secret", "metadata": metadata, "type": info.type}
     if data is None:
-        metadata["annotations"] = {REDACTED_ANNOTATION: "redacted", KEYS_ANNOTATION: ",".join(info.keys)}
+        metadata["annotations"] = {
+            **metadata.get("annotations", {}),
+            REDACTED_ANNOTATION: "redacted",
+            KEYS_ANNOTATION: ",".join(info.keys),
+        }
     elif data:
         manifest["data"] = {key: base64.b64encode(data[key]).decode("ascii") for key in sorted(data)}
     return manifest
@@ -147,6 +167,10 @@ def _parse_secret(doc: object, *, where: str, namespace: str | None, default: st
                 f"with -n; pass -n {meta_ns} or change metadata.namespace"
             )
     resolved = meta_ns or namespace or default
+    labels = _string_map(metadata.get("labels"), where=f"{where}: metadata.labels", labels=True)
+    annotations = _string_map(annotations, where=f"{where}: metadata.annotations", labels=False)
+    dropped = tuple(k for k in annotations if k == LAST_APPLIED_ANNOTATION)
+    annotations = {k: v for k, v in annotations.items() if k not in dropped}
     secret_type = doc.get("type") or "Opaque"
     if not isinstance(secret_type, str):
         raise ManifestError(f"{where}: type: must be a string such as 'Opaque'")
@@ -155,7 +179,8 @@ def _parse_secret(doc: object, *, where: str, namespace: str | None, default: st
         if not isinstance(value, str):
             raise ManifestError(f"{where}: data.{key}: must be a base64 string, got {_kind_of(value)}")
         try:
-            data[key] = base64.b64decode(value.strip(), validate=True)
+            # Line breaks are skipped as the API server's decoder skips them (GNU base64 wraps at 76).
+            data[key] = base64.b64decode(value.strip().replace("\r", "").replace("\n", ""), validate=True)
         except (binascii.Error, ValueError):
             raise ManifestError(
                 f"{where}: data.{key}: not valid base64; encode the value with base64, or put it as plain "
@@ -167,7 +192,36 @@ def _parse_secret(doc: object, *, where: str, namespace: str | None, default: st
                 f"{where}: stringData.{key}: must be a string, got {_kind_of(value)}; quote the value"
             )
         data[key] = value.encode("utf-8")  # stringData wins over data, as on a cluster
-    return SecretManifest(namespace=resolved, name=name, type=secret_type, data=data)
+    return SecretManifest(
+        namespace=resolved,
+        name=name,
+        type=secret_type,
+        data=data,
+        labels=labels,
+        annotations=annotations,
+        type_given=bool(doc.get("type")),
+        dropped=dropped,
+    )
+
+
+def _string_map(value: object, *, where: str, labels: bool) -> dict[str, str]:
+    # The API server's rules, so that what applies here applies to a cluster too. Label values are
+    # names and may be shown; annotation values may hold anything, so no message quotes one.
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ManifestError(f"{where}: must be a mapping of key to string, got {_kind_of(value)}")
+    result: dict[str, str] = {}
+    for key, item in value.items():
+        problem = qualified_name_problem(key) if isinstance(key, str) else "it is not a string"
+        if problem:
+            raise ManifestError(f"{where}: key {str(key)[:80]!r} is not valid: {problem}")
+        if not isinstance(item, str):
+            raise ManifestError(f"{where}.{key}: must be a string, got {_kind_of(item)}; quote the value")
+        if labels and (problem := label_value_problem(item)):
+            raise ManifestError(f"{where}.{key}: the value is not valid: {problem}")
+        result[key] = item
+    return result
 
 
 def _mapping(value: object, *, where: str) -> dict[str, object]:

@@ -10,9 +10,10 @@ Per call, :class:`LocalClusterExecutor` does what a cluster would:
 3. materialize it with the local kubelet (:mod:`tasksecrets.local.kubelet`): secrets from the
    encrypted store of the pod's namespace, files under the private directory;
 4. run the container's command in a child process whose environment is the runner's, scrubbed of
-   every secret-like variable (:func:`scrub_environ`), plus the pod's env; read the outputs back.
-   The child runs in its own process group, dies with the runner and dumps no core
-   (:mod:`tasksecrets.local.procguard`);
+   every secret-like variable (:func:`scrub_environ`), plus the pod's env; what it prints is read as
+   it comes and handed to the reporter line by line, masked (:mod:`tasksecrets.local.streams`);
+   read the outputs back. The child runs in its own process group, dies with the runner and dumps
+   no core (:mod:`tasksecrets.local.procguard`);
 5. remove the private directory, whatever happened. The directory names its runner, so one left by a
    runner that was SIGKILLed is removed by the next executor's first task
    (:mod:`tasksecrets.local.workdirs`).
@@ -25,7 +26,10 @@ process it runs in: ``tasksecrets run`` calls :func:`~tasksecrets.local.procguar
 before its first task, and a program that runs tasks with this executor should do the same.
 
 A failed task raises :class:`~tasksecrets.errors.TaskExecutionError` carrying its traceback with every
-value the runner delivered masked.
+value the runner delivered masked (its process reports why it failed in a failure file, apart from
+what it prints: :data:`~tasksecrets.sdk.values.FAILURE_FILE_VAR`). :meth:`LocalClusterExecutor.check_secrets`
+finds, before any task runs, every store secret and key the given tasks' pods would miss
+(:mod:`tasksecrets.local.precheck`).
 """
 
 from __future__ import annotations
@@ -51,10 +55,17 @@ from tasksecrets.contract import (
 from tasksecrets.errors import TaskExecutionError
 from tasksecrets.local.kubelet import materialize_pod, remove_tree
 from tasksecrets.local.procguard import blocked_stop_signals, spawn_task, stop_process_group
+from tasksecrets.local.streams import OutputPump
 from tasksecrets.local.workdirs import make_task_dir, sweep_orphans
-from tasksecrets.sdk.masking import mask_values
+from tasksecrets.sdk.masking import LineMasker
 from tasksecrets.sdk.secret import Secret
-from tasksecrets.sdk.values import read_values, write_values
+from tasksecrets.sdk.values import (
+    FAILURE_FILE_VAR,
+    first_unencodable,
+    read_failure,
+    read_values,
+    write_values,
+)
 
 if TYPE_CHECKING:
     from tasksecrets.admission.config import Config
@@ -149,9 +160,15 @@ class TaskRun:
 
 
 class RunReporter(Protocol):
-    """Told about each task call (the CLI draws progress with it)."""
+    """Told about each task call (the CLI draws progress with it) and each line a task prints.
+
+    ``task_output`` gets ``stream`` (``"stdout"`` or ``"stderr"``) and one line, masked, with its line
+    ending (the last line of a task may have none).
+    """
 
     def task_started(self, task_name: str) -> None: ...
+
+    def task_output(self, task_name: str, stream: str, line: str) -> None: ...
 
     def task_finished(self, run: TaskRun) -> None: ...
 
@@ -163,9 +180,11 @@ class LocalClusterExecutor:
     a callable opening it (default: ``SecretStore.open()`` on first need). ``environ``: the runner's
     environment (default ``os.environ``), where Global secrets are found and what children inherit,
     scrubbed. ``secrets``: more secret requests whose env names are scrubbed (the runner passes all
-    requests of the workflow's module); each task's own requests are always scrubbed.
-    ``admission``: what admits each rendered pod and returns the pod to run (default: the webhook's
-    own Mutator, in process); the tests pass one that creates the pod through a real API server.
+    requests of the workflow's module); each task's own requests are always scrubbed. ``namespace``
+    replaces the pods' ``<project>-<domain>`` namespace. ``admission``: what admits each rendered
+    pod and returns the pod to run (default: the webhook's own Mutator, in process); the tests pass
+    one that creates the pod through a real API server. :meth:`check_secrets` always mutates in
+    process: it only looks, and must create nothing.
     """
 
     def __init__(
@@ -174,6 +193,7 @@ class LocalClusterExecutor:
         config: Config | None = None,
         project: str = "flytesnacks",
         domain: str = "development",
+        namespace: str | None = None,
         store: SecretStore | Callable[[], SecretStore] | None = None,
         environ: Mapping[str, str] | None = None,
         reporter: RunReporter | None = None,
@@ -184,7 +204,8 @@ class LocalClusterExecutor:
         from tasksecrets.admission.config import load_config
         from tasksecrets.pods import pod_namespace
 
-        pod_namespace(project, domain)  # a bad project or domain fails before any task runs
+        # A bad project, domain or namespace fails before any task runs.
+        self.namespace = pod_namespace(project, domain, namespace=namespace)
         self.config = config if config is not None else load_config(None)
         self.project = project
         self.domain = domain
@@ -194,6 +215,7 @@ class LocalClusterExecutor:
         self.runs: list[TaskRun] = []
         self._secrets: list[Secret] = list(secrets)
         self._values: list[str] = []
+        self._masker = LineMasker(())
         self._store_source = store
         self._store: SecretStore | None = None
         self._mutator: Mutator | None = None
@@ -214,7 +236,13 @@ class LocalClusterExecutor:
         if not self._swept:
             self._swept = True
             sweep_orphans()
-        work = make_task_dir()
+        try:
+            work = make_task_dir()
+        except OSError as exc:
+            raise TaskExecutionError(
+                f"task {task.name!r} cannot start: its private directory cannot be made in the temporary "
+                f"directory ({exc.strerror}): set TMPDIR to a writable directory"
+            ) from None
         self._task_dirs.add(work)
         try:
             return self._run_in(work, task, inputs, run, started)
@@ -233,8 +261,33 @@ class LocalClusterExecutor:
         return list(self._values)
 
     def mask(self, text: str) -> str:
-        """``text`` with every delivered secret value replaced by ``********``."""
-        return mask_values(self._values, text)
+        """``text`` with every delivered secret value replaced by ``********``, line by line.
+
+        A line that is a value (spaces aside) is masked whatever its length (see
+        :class:`~tasksecrets.sdk.masking.LineMasker`).
+        """
+        return self._masker.mask_lines(text)
+
+    def mask_output(self, text: str) -> str:
+        """An output as shown: ``********`` when it is a delivered value whole, whatever its length."""
+        return self._masker.mask_whole(text)
+
+    def check_secrets(self, tasks: Iterable[Task]) -> None:
+        """Raise TaskExecutionError naming every store secret and key these tasks' pods would miss.
+
+        Nothing runs and no value is decrypted: the pods are rendered and mutated, and what they
+        would read from the local store is compared with the store's list of keys.
+        """
+        from tasksecrets.local.precheck import check_store_refs
+
+        pods = [
+            (
+                task.name,
+                self._mutated_pod(task, inputs="inputs.json", outputs="outputs.json", admit=False)[1].pod,
+            )
+            for task in tasks
+        ]
+        check_store_refs(pods, self._open_store)
 
     def shutdown(self) -> None:
         """Stop the task process still running, if any, and remove every task directory left.
@@ -262,7 +315,10 @@ class LocalClusterExecutor:
         self.close()
 
     def __repr__(self) -> str:
-        return f"LocalClusterExecutor(project={self.project!r}, domain={self.domain!r})"
+        return (
+            f"LocalClusterExecutor(project={self.project!r}, domain={self.domain!r}, "
+            f"namespace={self.namespace!r})"
+        )
 
     # -- internals ------------------------------------------------------------------------------
 
@@ -286,26 +342,37 @@ class LocalClusterExecutor:
             self._mutator = Mutator(self.config, global_secrets=source)
         return self._mutator
 
-    def _run_in(self, work: Path, task: Task, inputs: dict[str, Any], run: TaskRun, started: float) -> Any:
+    def _mutated_pod(
+        self, task: Task, *, inputs: str, outputs: str, admit: bool = True
+    ) -> tuple[dict[str, Any], Any]:
         from tasksecrets.pods import render_task_pod
 
-        inputs_path, outputs_path = work / "inputs.json", work / "outputs.json"
-        write_values(str(inputs_path), inputs)
         pod = render_task_pod(
             task,
             project=self.project,
             domain=self.domain,
-            inputs=str(inputs_path),
-            outputs=str(outputs_path),
+            namespace=self.namespace,
+            inputs=inputs,
+            outputs=outputs,
             python=self.python,
         )
-        run.pod_name, run.namespace = pod["metadata"]["name"], pod["metadata"]["namespace"]
-        result = self._admission(pod) if self._admission is not None else self._get_mutator().mutate(pod)
+        name, namespace = pod["metadata"]["name"], pod["metadata"]["namespace"]
+        if admit and self._admission is not None:
+            result = self._admission(pod)
+        else:
+            result = self._get_mutator().mutate(pod)
         if not result.allowed:
             raise TaskExecutionError(
-                f"task {task.name!r} cannot run: the webhook denied its pod {run.pod_name} "
-                f"in namespace {run.namespace}: {result.reason}"
+                f"task {task.name!r} cannot run: the webhook denied its pod {name} "
+                f"in namespace {namespace}: {result.reason}"
             )
+        return pod, result
+
+    def _run_in(self, work: Path, task: Task, inputs: dict[str, Any], run: TaskRun, started: float) -> Any:
+        inputs_path, outputs_path = work / "inputs.json", work / "outputs.json"
+        _write_inputs(task, str(inputs_path), inputs)
+        pod, result = self._mutated_pod(task, inputs=str(inputs_path), outputs=str(outputs_path))
+        run.pod_name, run.namespace = pod["metadata"]["name"], pod["metadata"]["namespace"]
         run.injections = [(f"{s.group}/{s.key}", manager) for s, manager in result.injections]
         try:
             materialized = materialize_pod(
@@ -313,6 +380,7 @@ class LocalClusterExecutor:
             )
         except TaskExecutionError as exc:
             raise TaskExecutionError(f"task {task.name!r} failed before its code ran: {exc}") from None
+        failure_path = work / "failure.json"
         with materialized:
             self._remember(materialized.secret_values)
             prefixes = [self.config.secrets.env_prefix, self.environ.get(ENV_PREFIX_VAR, "")]
@@ -320,20 +388,13 @@ class LocalClusterExecutor:
                 self.environ, secrets=[*self._secrets, *task.secret_requests], prefixes=prefixes
             )
             env.update(materialized.env)
+            env[FAILURE_FILE_VAR] = str(failure_path)
             spawned = time.perf_counter()
             run.prepare_s = spawned - started
-            returncode, stdout, stderr = self._run_process(materialized.command, env, run)
+            returncode, stderr = self._run_process(materialized.command, env, run)
             run.process_s = time.perf_counter() - spawned
-        run.output = stdout + stderr
         if returncode != 0:
-            how = (
-                f"was killed by signal {-returncode}" if returncode < 0 else f"exited with code {returncode}"
-            )
-            # The entrypoint's own "error: task ... failed:" line would repeat the one above it.
-            detail = stderr.rstrip().removeprefix(f"error: task {task.name!r} failed:\n")
-            raise TaskExecutionError(
-                f"task {task.name!r} failed: its process (pod {run.pod_name}) {how}\n{detail}"
-            )
+            raise self._failed(task, run, returncode, str(failure_path), stderr)
         try:
             outputs = read_values(str(outputs_path))
         except (OSError, ValueError) as exc:
@@ -341,31 +402,81 @@ class LocalClusterExecutor:
                 f"task {task.name!r} ended without readable outputs ({type(exc).__name__}); "
                 "was it run by another version of tasksecrets?"
             ) from None
+        except Exception as exc:  # unpickling: a class the workflow's process cannot import
+            raise TaskExecutionError(
+                f"task {task.name!r} returned a value the workflow cannot load ({type(exc).__name__}: "
+                f"{self.mask(str(exc))}): return plain data, or a class importable where the workflow runs"
+            ) from None
         run.ok = True
         return outputs
 
-    def _run_process(self, command: list[str], env: dict[str, str], run: TaskRun) -> tuple[int, str, str]:
-        # The exit status and what the task printed, masked; on a stop, its whole group stopped.
+    def _failed(
+        self, task: Task, run: TaskRun, returncode: int, failure_path: str, stderr: str
+    ) -> TaskExecutionError:
+        failure = read_failure(failure_path)
+        if failure is not None:
+            return TaskExecutionError(self.mask(failure.message))
+        how = f"was killed by signal {-returncode}" if returncode < 0 else f"exited with code {returncode}"
+        message = f"task {task.name!r} failed: its process (pod {run.pod_name}) {how}"
+        if getattr(self.reporter, "task_output", None) is not None:
+            return TaskExecutionError(message + "; what it printed is above" if stderr.strip() else message)
+        return TaskExecutionError(f"{message}\n{stderr.rstrip()}" if stderr.strip() else message)
+
+    def _run_process(self, command: list[str], env: dict[str, str], run: TaskRun) -> tuple[int, str]:
+        # The exit status and what the task printed on stderr, masked; every line went to the
+        # reporter as it came. On a stop, the task's whole group is stopped.
+        show = getattr(self.reporter, "task_output", None)
+
+        def on_line(stream: str, line: str) -> None:
+            if show is not None:
+                show(run.task_name, stream, line)
+
         try:
             with blocked_stop_signals():  # a stop that comes meanwhile is raised once we hold the process
-                self._process = spawn_task(command, env=env)
-            out, err = self._process.communicate()
-            returncode = self._process.returncode
+                process = self._process = spawn_task(command, env=env)
+        except OSError as exc:
+            raise TaskExecutionError(
+                f"task {run.task_name!r} cannot start: its command {command[0]!r} cannot be run "
+                f"({exc.strerror})"
+            ) from None
+        assert process.stdout is not None and process.stderr is not None
+        pump = OutputPump(process.stdout, process.stderr, masker=self._masker, on_line=on_line)
+        try:
+            pump.pump(exited=lambda: process.poll() is not None)
+            returncode = process.wait()
         except BaseException:
-            if self._process is None:
-                raise
-            out, err = stop_process_group(self._process)
+            out, err = stop_process_group(process)
+            pump.feed("stdout", out)
+            pump.feed("stderr", err)
+            pump.finish()
             run.stopped = True
-            run.output = self._decode(out) + self._decode(err)
+            run.output = pump.text
             raise
         finally:
             self._process = None
-        return returncode, self._decode(out), self._decode(err)
-
-    def _decode(self, data: bytes) -> str:
-        return self.mask(data.decode("utf-8", errors="replace"))
+            for pipe in (process.stdout, process.stderr):
+                pipe.close()
+        run.output = pump.text
+        return returncode, pump.stream_text("stderr")
 
     def _remember(self, values: Iterable[str]) -> None:
-        for value in values:
-            if value not in self._values:
-                self._values.append(value)
+        fresh = [value for value in values if value not in self._values]
+        if fresh:
+            self._values.extend(fresh)
+            self._masker = LineMasker(self._values)
+
+
+def _write_inputs(task: Task, path: str, inputs: dict[str, Any]) -> None:
+    try:
+        write_values(path, inputs)
+    except OSError as exc:
+        raise TaskExecutionError(
+            f"task {task.name!r} cannot start: its inputs cannot be written to {path} ({exc.strerror})"
+        ) from None
+    except Exception as exc:  # pickle's refusal of a value: TypeError, PicklingError, AttributeError
+        name, value = first_unencodable(inputs.items()) or ("?", None)
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise TaskExecutionError(
+            f"task {task.name!r} input {name!r} (a {type(value).__qualname__}) cannot be passed to the "
+            f"task's process ({reason}): pass plain data (str, int, list, dict, ...) or a picklable object"
+        ) from None

@@ -23,11 +23,12 @@ Opening creates nothing; the directory, database and key file appear on the firs
 from __future__ import annotations
 
 import builtins
+import json
 import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -39,7 +40,6 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from tasksecrets.errors import (
-    NamespaceNotFoundError,
     StoredSecretExistsError,
     StoredSecretNotFoundError,
     StoreError,
@@ -56,8 +56,14 @@ from tasksecrets.local.keys import (
     resolve_home,
 )
 from tasksecrets.local.kube_names import validate_data_key, validate_namespace, validate_secret_name
+from tasksecrets.local.store_advice import (
+    format_add_keys_command,
+    format_create_command,
+    join_names,
+    not_found_error,
+)
 
-__all__ = ["DB_FILE_NAME", "SecretInfo", "SecretStore", "format_create_command"]
+__all__ = ["DB_FILE_NAME", "SecretInfo", "SecretRecord", "SecretStore", "format_create_command"]
 
 DB_FILE_NAME = "secrets.db"
 _SCHEMA_VERSION = "1"
@@ -69,13 +75,14 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS secrets (
     namespace TEXT NOT NULL, name TEXT NOT NULL, type TEXT NOT NULL,
-    created TEXT NOT NULL, updated TEXT NOT NULL, PRIMARY KEY (namespace, name));
+    created TEXT NOT NULL, updated TEXT NOT NULL,
+    labels TEXT NOT NULL DEFAULT '{}', annotations TEXT NOT NULL DEFAULT '{}',
+    PRIMARY KEY (namespace, name));
 CREATE TABLE IF NOT EXISTS secret_values (
     namespace TEXT NOT NULL, name TEXT NOT NULL, key TEXT NOT NULL,
     nonce BLOB NOT NULL, ciphertext BLOB NOT NULL, size INTEGER NOT NULL,
     PRIMARY KEY (namespace, name, key));
 """
-_MAX_LISTED = 20
 # SQLite's primary result codes (sqlite3 names them only from Python 3.11)
 _SQLITE_BUSY, _SQLITE_LOCKED, _SQLITE_CORRUPT, _SQLITE_NOTADB = 5, 6, 11, 26
 
@@ -91,12 +98,18 @@ class SecretInfo:
     sizes: Mapping[str, int] = field(compare=False)  # key -> length of the value in bytes
     created: datetime
     updated: datetime
+    labels: Mapping[str, str] = field(default_factory=dict, compare=False)
+    annotations: Mapping[str, str] = field(default_factory=dict, compare=False)
 
 
-def format_create_command(namespace: str, name: str, keys: tuple[str, ...] | builtins.list[str] = ()) -> str:
-    """The ``tasksecrets create secret generic ...`` command that creates a secret with ``keys``."""
-    literals = " ".join(f"--from-literal={key}=VALUE" for key in (keys or ["KEY"]))
-    return f"tasksecrets create secret generic {name} -n {namespace} {literals}"
+@dataclass(frozen=True)
+class SecretRecord:
+    """A secret's content as :meth:`SecretStore.modify` hands it over: its repr names keys only."""
+
+    type: str
+    data: Mapping[str, bytes] = field(repr=False)
+    labels: Mapping[str, str] = field(default_factory=dict)
+    annotations: Mapping[str, str] = field(default_factory=dict)
 
 
 class SecretStore:
@@ -172,26 +185,19 @@ class SecretStore:
         *,
         replace: bool = False,
         secret_type: str = "Opaque",
+        labels: Mapping[str, str] | None = None,
+        annotations: Mapping[str, str] | None = None,
     ) -> None:
         """Store a secret with all its keys in one transaction.
 
         Raises StoredSecretExistsError if it exists and ``replace`` is false; with ``replace`` the
-        old keys are dropped and the new ones written, keeping the creation time.
+        old keys (and labels and annotations) are dropped and the new ones written, keeping the
+        creation time.
         """
         validate_namespace(namespace)
         validate_secret_name(name)
-        if not isinstance(data, Mapping):
-            raise TypeError(f"data must be a mapping of key to bytes, not {type(data).__name__}")
-        for key, value in data.items():
-            validate_data_key(key)
-            if not isinstance(value, bytes):
-                raise TypeError(
-                    f"the value of key {key!r} must be bytes, not {type(value).__name__} (encode text first)"
-                )
-        if not secret_type or not isinstance(secret_type, str):
-            raise StoreError("the secret type must be a non-empty string such as 'Opaque'")
-        now = _now()
-        keys = sorted(data)
+        record = SecretRecord(secret_type, data, dict(labels or {}), dict(annotations or {}))
+        _check_record(record)
         with self._write() as (conn, aead):
             assert aead is not None
             row = conn.execute(
@@ -199,20 +205,93 @@ class SecretStore:
             ).fetchone()
             if row is not None and not replace:
                 raise StoredSecretExistsError(
-                    f"secret {name!r} already exists in namespace {namespace!r}; delete it first with "
-                    f"'tasksecrets delete secret {name} -n {namespace}', or replace it with "
-                    "'tasksecrets apply -f FILE'"
+                    f"secret {name!r} already exists in namespace {namespace!r}; add or change keys with "
+                    f"'tasksecrets patch secret {name} -n {namespace} -p ...' or 'tasksecrets apply -f "
+                    f"FILE', or delete it first with 'tasksecrets delete secret {name} -n {namespace}'"
                 )
-            conn.execute("DELETE FROM secret_values WHERE namespace = ? AND name = ?", (namespace, name))
-            conn.execute(
-                "INSERT OR REPLACE INTO secrets (namespace, name, type, created, updated) VALUES (?,?,?,?,?)",
-                (namespace, name, secret_type, row[0] if row else now, now),
-            )
-            conn.executemany(
-                "INSERT INTO secret_values (namespace, name, key, nonce, ciphertext, size) "
-                "VALUES (?,?,?,?,?,?)",
-                [self._value_row(aead, namespace, name, key, data[key], keys) for key in keys],
-            )
+            self._write_record(conn, aead, namespace, name, record, created=row[0] if row else None)
+
+    def modify(
+        self,
+        namespace: str,
+        name: str,
+        change: Callable[[SecretRecord | None], SecretRecord],
+    ) -> str:
+        """Read a secret, let ``change`` compute its new content, write it: one transaction.
+
+        ``change`` gets the current record (None if the secret does not exist) and returns the new
+        one; nothing else can write in between. Returns ``created``, ``configured`` or ``unchanged``
+        (kubectl's words), and writes nothing when unchanged.
+        """
+        validate_namespace(namespace)
+        validate_secret_name(name)
+        with self._write() as (conn, aead):
+            assert aead is not None
+            current = self._read_record(conn, aead, namespace, name)
+            record = change(current)
+            _check_record(record)
+            if current is not None and _same_record(current, record):
+                return "unchanged"
+            created = None
+            if current is not None:
+                created = conn.execute(
+                    "SELECT created FROM secrets WHERE namespace = ? AND name = ?", (namespace, name)
+                ).fetchone()[0]
+            self._write_record(conn, aead, namespace, name, record, created=created)
+            return "created" if current is None else "configured"
+
+    def _write_record(
+        self,
+        conn: sqlite3.Connection,
+        aead: AESGCM,
+        namespace: str,
+        name: str,
+        record: SecretRecord,
+        *,
+        created: str | None,
+    ) -> None:
+        now = _now()
+        keys = sorted(record.data)
+        conn.execute("DELETE FROM secret_values WHERE namespace = ? AND name = ?", (namespace, name))
+        conn.execute(
+            "INSERT OR REPLACE INTO secrets (namespace, name, type, created, updated, labels, annotations) "
+            "VALUES (?,?,?,?,?,?,?)",
+            (
+                namespace,
+                name,
+                record.type,
+                created or now,
+                now,
+                json.dumps(dict(record.labels), sort_keys=True),
+                json.dumps(dict(record.annotations), sort_keys=True),
+            ),
+        )
+        conn.executemany(
+            "INSERT INTO secret_values (namespace, name, key, nonce, ciphertext, size) VALUES (?,?,?,?,?,?)",
+            [self._value_row(aead, namespace, name, key, record.data[key], keys) for key in keys],
+        )
+
+    def _read_record(
+        self, conn: sqlite3.Connection, aead: AESGCM, namespace: str, name: str
+    ) -> SecretRecord | None:
+        row = conn.execute(
+            "SELECT type, labels, annotations FROM secrets WHERE namespace = ? AND name = ?",
+            (namespace, name),
+        ).fetchone()
+        if row is None:
+            return None
+        rows = conn.execute(
+            "SELECT key, nonce, ciphertext FROM secret_values WHERE namespace = ? AND name = ? ORDER BY key",
+            (namespace, name),
+        ).fetchall()
+        keys = [r[0] for r in rows]
+        if not keys:
+            self._check_intact(conn)
+        data = {key: _decrypt(aead, nonce, ct, namespace, name, key, keys) for key, nonce, ct in rows}
+        try:
+            return SecretRecord(row[0], data, _parse_mapping(row[1]), _parse_mapping(row[2]))
+        except ValueError:
+            raise self._damaged_error("it holds labels or annotations that do not parse") from None
 
     @staticmethod
     def _value_row(
@@ -270,8 +349,8 @@ class SecretStore:
             keys = sorted(data)
             raise StoredSecretNotFoundError(
                 f"secret {name!r} in namespace {namespace!r} has no key {key!r} (its keys: "
-                f"{_join(keys)}); recreate it with that key: tasksecrets delete secret {name} -n "
-                f"{namespace} && {format_create_command(namespace, name, sorted({*keys, key}))}"
+                f"{join_names(keys)}); add it, keeping the others, with: "
+                f"{format_add_keys_command(namespace, name, [key])}"
             )
         return data[key]
 
@@ -290,7 +369,7 @@ class SecretStore:
         if namespace is not None:
             validate_namespace(namespace)
         sql = (
-            "SELECT s.namespace, s.name, s.type, s.created, s.updated, v.key, v.size FROM secrets s "
+            "SELECT s.namespace, s.name, s.type, s.created, s.updated, {meta}, v.key, v.size FROM secrets s "
             "LEFT JOIN secret_values v ON v.namespace = s.namespace AND v.name = s.name"
         )
         params: tuple[str, ...] = ()
@@ -300,18 +379,31 @@ class SecretStore:
         with self._read() as conn:
             if conn is None:
                 return []
-            rows = conn.execute(sql + " ORDER BY s.namespace, s.name, v.key", params).fetchall()
-            grouped: dict[tuple[str, str], tuple[str, str, str, dict[str, int]]] = {}
-            for ns, name, type_, created, updated, key, size in rows:
-                entry = grouped.setdefault((ns, name), (type_, created, updated, {}))
+            meta = "s.labels, s.annotations" if _has_metadata_columns(conn) else "'{}', '{}'"
+            rows = conn.execute(
+                sql.format(meta=meta) + " ORDER BY s.namespace, s.name, v.key", params
+            ).fetchall()
+            grouped: dict[tuple[str, str], tuple[str, str, str, str, str, dict[str, int]]] = {}
+            for ns, name, type_, created, updated, labels, annotations, key, size in rows:
+                entry = grouped.setdefault((ns, name), (type_, created, updated, labels, annotations, {}))
                 if key is not None:
-                    entry[3][key] = size
-            if any(not entry[3] for entry in grouped.values()):
+                    entry[5][key] = size
+            if any(not entry[5] for entry in grouped.values()):
                 self._check_intact(conn)
-            # Inside the read: a timestamp that does not parse is damage, reported as such.
+            # Inside the read: a timestamp or label map that does not parse is damage, reported as such.
             return [
-                SecretInfo(ns, name, type_, tuple(sizes), sizes, _parse_time(created), _parse_time(updated))
-                for (ns, name), (type_, created, updated, sizes) in grouped.items()
+                SecretInfo(
+                    ns,
+                    name,
+                    type_,
+                    tuple(sizes),
+                    sizes,
+                    _parse_time(created),
+                    _parse_time(updated),
+                    _parse_mapping(labels),
+                    _parse_mapping(annotations),
+                )
+                for (ns, name), (type_, created, updated, labels, annotations, sizes) in grouped.items()
             ]
 
     def namespaces(self) -> builtins.list[str]:
@@ -379,6 +471,10 @@ class SecretStore:
                         if statement.strip():
                             conn.execute(statement)
                 conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (_SCHEMA_VERSION,))
+                if not _has_metadata_columns(conn):
+                    # A store written before labels and annotations were kept: add their columns.
+                    for column in ("labels", "annotations"):
+                        conn.execute(f"ALTER TABLE secrets ADD COLUMN {column} TEXT NOT NULL DEFAULT '{{}}'")
                 if key is not None:
                     if _read_key_check(conn) is None:
                         conn.execute("INSERT INTO meta VALUES ('key_check', ?)", (_make_key_check(key.key),))
@@ -486,29 +582,12 @@ class SecretStore:
     def _raise_not_found(
         self, conn: sqlite3.Connection | None, namespace: str, name: str, *, deleting: bool = False
     ) -> NoReturn:
-        fix = f"create it with: {format_create_command(namespace, name)}"
-        if deleting:
-            fix = "nothing to delete; list what exists with: tasksecrets get secrets -A"
-        spaces: builtins.list[str] = []
+        located: builtins.list[tuple[str, str]] = []
         if conn is not None and _has_schema(conn):
-            spaces = [r[0] for r in conn.execute("SELECT DISTINCT namespace FROM secrets ORDER BY 1")]
-        if not spaces:
-            raise NamespaceNotFoundError(
-                f"the local secret store at {self._home} is empty: there is no secret {name!r} in "
-                f"namespace {namespace!r}; {fix}"
-            )
-        if namespace not in spaces:
-            raise NamespaceNotFoundError(
-                f"namespace {namespace!r} has no secrets in the local store at {self._home} (namespaces "
-                f"with secrets: {_join(spaces)}); {fix}"
-            )
-        assert conn is not None
-        names = [
-            r[0]
-            for r in conn.execute("SELECT name FROM secrets WHERE namespace = ? ORDER BY 1", (namespace,))
-        ]
-        raise StoredSecretNotFoundError(
-            f"secret {name!r} not found in namespace {namespace!r} (secrets there: {_join(names)}); {fix}"
+            rows = conn.execute("SELECT namespace, name FROM secrets ORDER BY 1, 2")
+            located = [(r[0], r[1]) for r in rows]
+        raise not_found_error(
+            home=self._home, namespace=namespace, name=name, located=located, deleting=deleting
         )
 
 
@@ -539,6 +618,42 @@ def _is_damage(exc: sqlite3.DatabaseError) -> bool:
 def _has_schema(conn: sqlite3.Connection) -> bool:
     row = conn.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone()
     return bool(row[0])
+
+
+def _has_metadata_columns(conn: sqlite3.Connection) -> bool:
+    return any(row[1] == "annotations" for row in conn.execute("PRAGMA table_info(secrets)"))
+
+
+def _check_record(record: SecretRecord) -> None:
+    if not isinstance(record.data, Mapping):
+        raise TypeError(f"data must be a mapping of key to bytes, not {type(record.data).__name__}")
+    for key, value in record.data.items():
+        validate_data_key(key)
+        if not isinstance(value, bytes):
+            raise TypeError(
+                f"the value of key {key!r} must be bytes, not {type(value).__name__} (encode text first)"
+            )
+    if not record.type or not isinstance(record.type, str):
+        raise StoreError("the secret type must be a non-empty string such as 'Opaque'")
+    for what, mapping in (("label", record.labels), ("annotation", record.annotations)):
+        if not all(isinstance(k, str) and isinstance(v, str) for k, v in mapping.items()):
+            raise TypeError(f"every {what} key and value must be a string")
+
+
+def _same_record(a: SecretRecord, b: SecretRecord) -> bool:
+    return (a.type, dict(a.data), dict(a.labels), dict(a.annotations)) == (
+        b.type,
+        dict(b.data),
+        dict(b.labels),
+        dict(b.annotations),
+    )
+
+
+def _parse_mapping(text: str) -> dict[str, str]:
+    value = json.loads(text)  # a ValueError here is reported as damage by _reporting_io_errors
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise ValueError("labels or annotations are not a mapping of strings")
+    return value
 
 
 def _read_key_check(conn: sqlite3.Connection) -> bytes | None:
@@ -590,8 +705,3 @@ def _now() -> str:
 
 def _parse_time(text: str) -> datetime:
     return datetime.fromisoformat(text)
-
-
-def _join(names: builtins.list[str]) -> str:
-    shown = ", ".join(names[:_MAX_LISTED])
-    return shown + (f", ... and {len(names) - _MAX_LISTED} more" if len(names) > _MAX_LISTED else "")

@@ -45,7 +45,9 @@ __all__ = [
     "is_dns_label",
     "is_dns_subdomain",
     "is_kube_env_var_name",
+    "label_value_problem",
     "local_path_problem",
+    "qualified_name_problem",
 ]
 
 MAX_LABEL = 63
@@ -127,6 +129,18 @@ def _annotation_key_problem(key: str) -> str | None:
         return f"its prefix is not {_SUBDOMAIN_RULE}"
     if len(name) > MAX_LABEL or _QUALIFIED_NAME_RE.fullmatch(name) is None:
         return "its name is not at most 63 letters, digits, '-', '_' and '.', alphanumeric at both ends"
+    return None
+
+
+def qualified_name_problem(key: str) -> str | None:
+    """What is wrong with a label or annotation key (``[prefix/]name``), or None."""
+    return _annotation_key_problem(key)
+
+
+def label_value_problem(value: str) -> str | None:
+    """What is wrong with a label's value (empty, or a name of at most 63 characters), or None."""
+    if value and (len(value) > MAX_LABEL or _QUALIFIED_NAME_RE.fullmatch(value) is None):
+        return "it is not empty nor at most 63 letters, digits, '-', '_' and '.', alphanumeric at both ends"
     return None
 
 

@@ -1,7 +1,9 @@
 """The executor seam: every task call goes through the current executor.
 
 The default :class:`InProcessExecutor` runs the task in this process, inside a task context
-(least privilege, ``env_var`` exports, log masking). The local cluster swaps in its own executor,
+(least privilege, ``env_var`` exports, log masking), and checks its result against its return
+annotation as the local cluster does (:mod:`tasksecrets.sdk.outputs`), so a workflow that passes its
+tests in-process does not fail on the cluster for a wrong type. The local cluster swaps in its own executor,
 which renders the task's pod, mutates it and runs ``python -m tasksecrets execute ...`` in a child
 process; a Kubernetes executor can do the same without the SDK changing.
 
@@ -36,9 +38,12 @@ class InProcessExecutor:
 
     def run_task(self, task: Task, inputs: dict[str, Any]) -> Any:
         from tasksecrets.sdk.context import task_context
+        from tasksecrets.sdk.outputs import check_outputs
 
         with task_context(task, export_mode="restore"):
-            return task.execute(**inputs)
+            result = task.execute(**inputs)
+        check_outputs(task.name, task.outputs, result)
+        return result
 
     def __repr__(self) -> str:
         return "InProcessExecutor()"

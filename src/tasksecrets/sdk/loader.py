@@ -4,6 +4,12 @@ A file is imported under its package's dotted name when it lives in a package (d
 ``__init__.py``), else under its file name; the directory that makes that name importable goes on
 ``sys.path`` first, so the file's own imports work. A script's ``if __name__ == "__main__":`` block
 does not run. A file already imported under that name is reused.
+
+:func:`explain_load_error` turns what importing a file raised into what the CLI shows: a mistake in
+declaring tasks or secrets (``Secret(group=...)`` without a key, ``secret_requests=Secret(...)``) is
+one line naming the file and line, exit status 2; a syntax error one line with its file, line,
+column and message; any
+other error the user's traceback, trimmed to the user's frames and masked, exit status 1.
 """
 
 from __future__ import annotations
@@ -12,12 +18,24 @@ import importlib
 import importlib.util
 import os
 import sys
+import traceback
+import types
+from dataclasses import dataclass
 from types import ModuleType
 
-from tasksecrets.errors import TaskDeclarationError
+from tasksecrets.errors import TaskDeclarationError, TaskSecretsError
+from tasksecrets.sdk.masking import format_exception_masked
 from tasksecrets.sdk.task import Task
 
-__all__ = ["load_module", "load_task", "module_name_for_file", "trim_internal_frames"]
+__all__ = [
+    "LoadFailure",
+    "explain_load_error",
+    "load_module",
+    "load_task",
+    "module_name_for_file",
+    "trim_internal_frames",
+    "user_location",
+]
 
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -28,16 +46,59 @@ def _is_machinery(filename: str) -> bool:
 
 
 def trim_internal_frames(exc: BaseException) -> BaseException:
-    """``exc`` without the leading traceback frames of tasksecrets and importlib.
+    """``exc`` with only the traceback frames of the user's code (none of tasksecrets and importlib).
 
-    What is left starts in the user's code (the imported file, the task's function); a SyntaxError
-    keeps no frame at all, so it formats as its file, line and message only. Returns ``exc`` itself
-    (its traceback replaced).
+    What is left starts in the user's code (the imported file, the task's function) and ends at the
+    user's last call; a SyntaxError keeps no frame at all, so it formats as its file, line and
+    message only. Returns ``exc`` itself (its traceback replaced).
     """
+    kept: list[types.TracebackType] = []
     tb = exc.__traceback__
-    while tb is not None and _is_machinery(tb.tb_frame.f_code.co_filename):
+    while tb is not None:
+        if not _is_machinery(tb.tb_frame.f_code.co_filename):
+            kept.append(tb)
         tb = tb.tb_next
-    return exc.with_traceback(tb)
+    chain: types.TracebackType | None = None
+    for frame in reversed(kept):
+        chain = types.TracebackType(chain, frame.tb_frame, frame.tb_lasti, frame.tb_lineno)
+    return exc.with_traceback(chain)
+
+
+def user_location(exc: BaseException) -> str | None:
+    """``file:line`` of the last frame of the user's code in ``exc``'s traceback, or None."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if not _is_machinery(f.filename)]
+    if not frames:
+        return None
+    return f"{_shown_path(frames[-1].filename)}:{frames[-1].lineno}"
+
+
+def _shown_path(path: str) -> str:
+    # Relative to the working directory when below it (as the user typed it, mostly), else absolute.
+    relative = os.path.relpath(path)
+    return path if relative.startswith(os.pardir) else relative
+
+
+@dataclass(frozen=True)
+class LoadFailure:
+    """What to show when a file or module failed to import: ``message``, ``exit_code``, ``traceback``."""
+
+    message: str
+    exit_code: int
+    traceback: bool
+
+
+def explain_load_error(exc: BaseException, source: str) -> LoadFailure:
+    """What importing ``source`` raising ``exc`` means for the user (see the module docstring)."""
+    if isinstance(exc, TaskSecretsError):
+        where = user_location(exc)
+        return LoadFailure(f"{where}: {exc}" if where else str(exc), 2, False)
+    trimmed = trim_internal_frames(exc)
+    if isinstance(exc, SyntaxError) and trimmed.__traceback__ is None:
+        parts = (exc.filename and _shown_path(exc.filename), exc.lineno, exc.offset)
+        where = ":".join(str(part) for part in parts if part)
+        shown = f"{where}: {type(exc).__name__}: {exc.msg}" if where else f"{type(exc).__name__}: {exc.msg}"
+        return LoadFailure(f"importing {source} failed: {shown}", 1, False)
+    return LoadFailure(f"importing {source} failed:\n{format_exception_masked(trimmed).rstrip()}", 1, True)
 
 
 def module_name_for_file(path: str) -> tuple[str, str]:

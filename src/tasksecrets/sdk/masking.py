@@ -7,8 +7,10 @@ the message is formatted with its args, then every registered value is replaced 
 the exception and stack text are formatted and masked the same way. :func:`mask_text` does the same
 for any text (the local runner masks tracebacks and outputs with it).
 
-Values shorter than :data:`MIN_MASKED_LENGTH` (3) characters are not masked: masking ``"a"`` or
-``"1"`` would blank out every log line while protecting nothing. Multi-line values (keys,
+Values shorter than :data:`MIN_MASKED_LENGTH` (3) characters are not masked inside text: masking
+``"a"`` or ``"1"`` would blank out every log line while protecting nothing. :class:`LineMasker`
+(what the local runner masks a task's output and outputs with) also masks a line, or a whole output,
+that *is* a value, whatever its length. Multi-line values (keys,
 certificates) are masked whole and line by line. Every value is also masked in the forms it is
 printed in: escaped by ``repr()`` and ``ascii()`` (of the str and of its UTF-8 bytes), escaped by
 JSON, and base64-encoded (standard and URL-safe, padded or not, alone or inside longer base64 data).
@@ -27,6 +29,7 @@ __all__ = [
     "MASK",
     "MIN_MASKED_LENGTH",
     "SECURE",
+    "LineMasker",
     "MaskScope",
     "install_log_masking",
     "mask_text",
@@ -172,10 +175,64 @@ def mask_text(text: str) -> str:
 
 def mask_values(values: Iterable[str | bytes], text: str) -> str:
     """``text`` with the given values (and those registered now) replaced by ``********``."""
-    fragments = sorted({f for value in values for f in _fragments(value)}, key=len, reverse=True)
-    if fragments:
-        text = re.sub("|".join(re.escape(f) for f in fragments), MASK, text)
-    return mask_text(text)
+    return LineMasker(values).mask(text)
+
+
+class LineMasker:
+    """Masks text with a fixed set of values, compiled once (the runner masks every line of a task with it).
+
+    :meth:`mask` replaces each value, in the forms :func:`mask_text` knows, anywhere in the text;
+    :meth:`mask_line` also replaces a line whose content (spaces aside) is a value, or one line of a
+    multi-line value, however short; :meth:`mask_whole` does the same for a whole text (an output).
+    ``longest`` is the length of the longest form masked inside text (a line held back for masking
+    must keep that many characters minus one to be masked whole later).
+    """
+
+    def __init__(self, values: Iterable[str | bytes]) -> None:
+        texts = [v.decode("utf-8", errors="replace") if isinstance(v, bytes) else v for v in values]
+        fragments = sorted({f for value in texts for f in _fragments(value)}, key=len, reverse=True)
+        self._pattern = re.compile("|".join(re.escape(f) for f in fragments)) if fragments else None
+        self.longest = len(fragments[0]) if fragments else 0
+        self._whole = {
+            part.strip() for value in texts for part in (value, *value.splitlines()) if part.strip()
+        }
+
+    def mask(self, text: str) -> str:
+        """``text`` with every value (and every value registered now) replaced by ``********``."""
+        if self._pattern is not None and text:
+            text = self._pattern.sub(MASK, text)
+        return mask_text(text)
+
+    def safe_cut(self, text: str) -> int:
+        """Where ``text`` (a line still being written) can be cut so that no value straddles the cut.
+
+        ``longest - 1`` characters stay after it, so a value starting before the cut lies whole in
+        ``text``; a value found across that point moves the cut to its end.
+        """
+        cut = len(text) - max(self.longest - 1, 0)
+        if self._pattern is not None:
+            for match in self._pattern.finditer(text):
+                if match.start() < cut < match.end():
+                    return match.end()
+                if match.start() >= cut:
+                    break
+        return cut
+
+    def mask_whole(self, text: str) -> str:
+        """``********`` when ``text`` is a value (spaces aside), else :meth:`mask` of it."""
+        return MASK if text.strip() in self._whole else self.mask(text)
+
+    def mask_line(self, line: str) -> str:
+        """One line (its line ending kept): :meth:`mask_whole` of its content."""
+        content = line.rstrip("\r\n")
+        return self.mask_whole(content) + line[len(content) :]
+
+    def mask_lines(self, text: str) -> str:
+        """Every line of ``text`` by :meth:`mask_line`."""
+        return "".join(self.mask_line(line) for line in text.splitlines(keepends=True))
+
+    def __repr__(self) -> str:
+        return f"LineMasker(values={len(self._whole)})"
 
 
 _formatter = logging.Formatter()

@@ -232,10 +232,24 @@ def find_secret(
 def _refuse_unrequested(running: RunningTask, group: str, key: str, group_version: str | None) -> None:
     if not running.allows(group, key, group_version):
         raise SecretNotRequestedError(
-            f"task {running.task.name!r} read a secret it did not request: add "
-            f"{describe_secret(group, key, group_version)} to its "
+            f"task {running.task.name!r} read a secret it did not request{_near_request(running, group, key)}"
+            f": add {describe_secret(group, key, group_version)} to its "
             "@task(secret_requests=[...]) (least privilege: a task reads only what it requests)"
         )
+
+
+def _near_request(running: RunningTask, group: str, key: str) -> str:
+    # A typo of a requested name (user_info for user-info): say which request was probably meant.
+    import difflib  # here, not at the top: ``import tasksecrets`` stays fast
+
+    requests = running.secret_requests
+    groups = sorted({s.group for s in requests})
+    if group not in groups:
+        near = difflib.get_close_matches(group, groups, n=1, cutoff=0.75)
+        return f" (did you mean group {near[0]!r}?)" if near else ""
+    keys = sorted({s.key for s in requests if s.group == group})
+    near = difflib.get_close_matches(key, keys, n=1, cutoff=0.75)
+    return f" (did you mean key {near[0]!r} of group {group!r}?)" if near else ""
 
 
 class SecretsManager:
