@@ -182,3 +182,30 @@ def _wait_gone(cluster: KubeCluster, stderr: str) -> None:
     while _pods(cluster, stderr):
         assert time.monotonic() < deadline, "the pod was not deleted"
         time.sleep(0.2)
+
+
+def test_get_runs_lists_kept_pods_and_delete_run_removes_them(cluster: KubeCluster, workflows: Path) -> None:
+    # After the failures above: their kept pods are listed by run, and one run can be deleted whole.
+    done = _run(cluster, workflows, "raises")
+    run_id = done.stderr.split("run ", 1)[1].split(":", 1)[0]
+    base = [sys.executable, "-m", "tasksecrets"]
+    where = ["-n", NS, "--kubeconfig", str(cluster.plane.kubeconfig)]
+    listed = subprocess.run(
+        [*base, "get", "runs", *where], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert listed.returncode == 0, listed.stderr
+    row = next(line.split() for line in listed.stdout.splitlines() if line.startswith(run_id))
+    assert row[1:5] == [NS, "1", "1", "Failed"]
+    deleted = subprocess.run(
+        [*base, "delete", "run", run_id, *where], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert deleted.returncode == 0 and "deleted" in deleted.stdout, deleted.stderr
+    _wait_gone(cluster, done.stderr)
+    again = subprocess.run(
+        [*base, "delete", "run", run_id, *where], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert (
+        again.returncode == 1
+        and f"no pod of run '{run_id}'" in again.stderr
+        and "Traceback" not in again.stderr
+    )
