@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the real control plane the tests start (kube-apiserver, kubectl, etcd) from the
+# Builds the real control plane the tests start (kube-apiserver, kube-scheduler, kubectl, etcd) from the
 # published Go modules pinned by tests/peers/controlplane/go.sum, into a cache directory
 # keyed by that go.sum, and prints the directory. A second run with the same go.sum only
 # checks the binaries are there. No silent skip: without Go or the module proxy it fails
@@ -8,7 +8,7 @@ set -euo pipefail
 
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 module_dir="$repo/tests/peers/controlplane"
-binaries=(kube-apiserver kubectl etcd)
+binaries=(kube-apiserver kube-scheduler kubectl etcd)
 
 fail() {
     echo "build-controlplane: $*" >&2

@@ -3,9 +3,12 @@
 
 Session-scoped real services, each started only when a test asks for it: OpenBao, PostgreSQL and
 moto's AWS server (tests/services.py); a Kubernetes control plane, etcd + kube-apiserver
-(tests/controlplane.py), and our webhook deployed and registered in it (tests/webhook_in_cluster.py).
+(tests/controlplane.py), and our webhook deployed and registered in it (tests/webhook_in_cluster.py);
+a second control plane with kube-scheduler, our webhook and a Node played by a stand-in kubelet, for
+``run --cluster`` (tests/kube_cluster.py).
 """
 
 from controlplane import control_plane  # noqa: F401
+from kube_cluster import kube_cluster  # noqa: F401
 from services import moto_server, openbao, postgres  # noqa: F401
 from webhook_in_cluster import webhook_in_cluster  # noqa: F401

@@ -112,6 +112,16 @@ class ControlPlane:
         _write_private(path, _kubeconfig(self.server, self.ca_file, token))
         return path
 
+    def start_scheduler(self) -> None:
+        """kube-scheduler of the same release, binding pods to the nodes registered here."""
+        argv = [
+            str(self.bin_dir / "kube-scheduler"),
+            f"--kubeconfig={self.kubeconfig}",
+            "--leader-elect=false",
+            "--secure-port=0",  # its own health and metrics endpoints: not needed here
+        ]
+        self._procs.append(_start(argv, self.logs / "scheduler.log"))
+
     def stop(self) -> None:
         for proc in reversed(self._procs):
             _stop(proc)

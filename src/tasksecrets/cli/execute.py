@@ -16,15 +16,17 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Callable
 from typing import Any, NoReturn, TextIO
 
 import click
 
-from tasksecrets.errors import SecretError, TaskOutputError, TaskSecretsError
+from tasksecrets.errors import SecretError, TaskExecutionError, TaskOutputError, TaskSecretsError
 from tasksecrets.sdk.context import task_context
 from tasksecrets.sdk.exports import apply_env_exports
 from tasksecrets.sdk.loader import explain_load_error, load_task, trim_internal_frames, user_location
 from tasksecrets.sdk.masking import format_exception_masked, mask_text
+from tasksecrets.sdk.messages import open_location
 from tasksecrets.sdk.outputs import check_outputs, describe_type, output_items
 from tasksecrets.sdk.task import Task
 from tasksecrets.sdk.values import (
@@ -77,14 +79,21 @@ class _MaskingStream:
         return getattr(self._inner, name)
 
 
-def _read_inputs(task: Task, path: str | None) -> dict[str, Any]:
-    if path is None:
+def _read_inputs(task: Task, path: str | None, inline: str | None = None) -> dict[str, Any]:
+    if path is None and inline is None:
         return task.bind_inputs((), {})
     try:
-        with open(path, encoding="utf-8") as handle:
-            raw = json.load(handle)
+        if inline is not None:
+            path = "--inputs-json"
+            raw = json.loads(inline)
+        else:
+            assert path is not None
+            with open_location(path, "rb") as handle:  # a path, or a URL under a data prefix
+                raw = json.loads(handle.read().decode("utf-8"))
     except OSError as exc:
-        raise click.UsageError(f"cannot read the inputs file {path}: {exc.strerror}") from None
+        raise click.UsageError(f"cannot read the inputs file {path}: {exc.strerror or exc}") from None
+    except TaskExecutionError as exc:
+        raise click.UsageError(str(exc)) from None
     except ValueError as exc:
         raise click.UsageError(
             f"the inputs file {path} is not valid JSON ({exc}): write a JSON object"
@@ -99,18 +108,21 @@ def _read_inputs(task: Task, path: str | None) -> dict[str, Any]:
         raise click.UsageError(f"inputs do not fit task {task.name!r}: {exc}") from None
 
 
-def run_task_in_process(task: Task, inputs: dict[str, Any]) -> tuple[bool, Any]:
+def run_task_in_process(
+    task: Task, inputs: dict[str, Any], *, seal: Callable[[Any], Any] | None = None
+) -> tuple[bool, Any]:
     """Run ``task`` as this process's task; ``(True, outputs)``, or ``(False, Failure)`` saying why not.
 
     A tasksecrets error the task's code met (a secret it did not request, one that is not there)
     is one line naming where in the task's code; anything else is the task's traceback, trimmed to
-    its own frames. Both are masked.
+    its own frames. Both are masked. ``seal`` turns the outputs into what is returned while the
+    task's values are still registered (to mask them); what it raises is the caller's.
     """
     with task_context(task, export_mode="keep", in_pod=True):
         stdout, stderr = sys.stdout, sys.stderr
         sys.stdout, sys.stderr = _MaskingStream(stdout), _MaskingStream(stderr)
         try:
-            return True, task.execute(**inputs)
+            outputs = task.execute(**inputs)
         except SystemExit as exc:
             return False, Failure(
                 f"task {task.name!r} called sys.exit({exc.code!r}) instead of returning: a task ends by "
@@ -126,6 +138,7 @@ def run_task_in_process(task: Task, inputs: dict[str, Any]) -> tuple[bool, Any]:
             return False, Failure(f"task {task.name!r} failed:\n{trimmed}", traceback=True)
         finally:
             sys.stdout, sys.stderr = stdout, stderr
+        return True, outputs if seal is None else seal(outputs)
 
 
 def _write_outputs(task: Task, path: str, result: Any) -> None:
@@ -163,12 +176,29 @@ def _unpicklable(task: Task, result: Any, exc: Exception) -> str:
 )
 @click.option("--inputs", "inputs_path", metavar="FILE", help="A JSON file with the task's inputs.")
 @click.option("--outputs", "outputs_path", metavar="FILE", help="Where to write the task's outputs (JSON).")
+@click.option(
+    "--inputs-json", "inputs_json", metavar="JSON", help="The inputs inline, as the inputs file holds them."
+)
+@click.option(
+    "--termination-message",
+    "message_path",
+    metavar="PATH",
+    help="Write outputs (masked) or the error to this file: the container's terminationMessagePath.",
+)
+@click.option(
+    "--data-prefix",
+    metavar="URL",
+    help="Where outputs too big for the termination message go (fsspec URL: s3://, gs://, file://).",
+)
 def execute_cmd(
     file_path: str | None,
     module_name: str | None,
     task_name: str,
     inputs_path: str | None,
     outputs_path: str | None,
+    inputs_json: str | None,
+    message_path: str | None,
+    data_prefix: str | None,
 ) -> None:
     """Run one task in this process, as a task's container does."""
     if (file_path is None) == (module_name is None):
@@ -185,7 +215,9 @@ def execute_cmd(
     except Exception as exc:
         failure = explain_load_error(exc, source)
         _fail(failure.message, code=failure.exit_code, traceback=failure.traceback)
-    inputs = _read_inputs(task, inputs_path)
+    inputs = _read_inputs(task, inputs_path, inputs_json)
+    if message_path is not None:
+        _run_for_cluster(task, inputs, message_path=message_path, data_prefix=data_prefix)
     ok, result = run_task_in_process(task, inputs)
     if not ok:
         _fail(result.message, code=1, traceback=result.traceback)
@@ -196,3 +228,29 @@ def execute_cmd(
             check_outputs(task.name, task.outputs, result)
         except TaskOutputError as exc:
             _fail(mask_text(str(exc)), code=1)
+
+
+def _run_for_cluster(
+    task: Task, inputs: dict[str, Any], *, message_path: str, data_prefix: str | None
+) -> NoReturn:
+    # A pod on a cluster: outputs, or the error, go into the termination message (docs/kubernetes.md).
+    from tasksecrets.sdk.messages import error_message, outputs_message, seal_outputs
+
+    def seal(result: Any) -> Any:
+        check_outputs(task.name, task.outputs, result)
+        try:
+            return seal_outputs(result)
+        except Exception as exc:  # pickle's refusal, as for --outputs
+            raise TaskOutputError(_unpicklable(task, result, exc)) from None
+
+    try:
+        ok, result = run_task_in_process(task, inputs, seal=seal)
+        message = outputs_message(result, task_name=task.name, data_prefix=data_prefix) if ok else ""
+    except (TaskOutputError, TaskExecutionError) as exc:
+        ok, result = False, Failure(mask_text(str(exc)))
+    if not ok:
+        click.echo(f"error: {result.message}", err=True)  # into the pod's log too
+        message = error_message(result.message)
+    with open(message_path, "w", encoding="utf-8") as out:
+        out.write(message)
+    sys.exit(0 if ok else 1)

@@ -31,6 +31,7 @@ from tasksecrets.cli.run_progress import RunDisplay, is_terminal
 from tasksecrets.errors import ConfigError, ManifestError, TaskSecretsError
 from tasksecrets.local.procguard import StopRequested, harden_runner, stop_on_signals
 from tasksecrets.local.runner import LocalClusterExecutor
+from tasksecrets.pods import DEFAULT_IMAGE
 from tasksecrets.sdk.executor import use_executor
 from tasksecrets.sdk.loader import explain_load_error, load_module, trim_internal_frames
 from tasksecrets.sdk.masking import format_exception_masked
@@ -134,8 +135,61 @@ def _print_outputs(items: list[tuple[str, Any]], executor: LocalClusterExecutor,
 @click.option(
     "--config", "config_path", metavar="FILE", help="The webhook config file (default: K8s manager)."
 )
+@click.option(
+    "--cluster", is_flag=True, help="Run each task as a Pod on a Kubernetes cluster (docs/kubernetes.md)."
+)
+@click.option("--kubeconfig", metavar="FILE", help="--cluster: the kubeconfig, as for kubectl.")
+@click.option("--context", "kube_context", metavar="NAME", help="--cluster: the kubeconfig context.")
+@click.option("--image", default=DEFAULT_IMAGE, show_default=True, help="--cluster: the tasks' image.")
+@click.option(
+    "--data-prefix",
+    metavar="URL",
+    help="--cluster: where large inputs and outputs go (s3://, gs://, file://).",
+)
+@click.option(
+    "--timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS", help="--cluster: per task."
+)
+@click.option(
+    "--cleanup",
+    type=click.Choice(["success", "always", "never"]),
+    default="success",
+    show_default=True,
+    help="--cluster: delete pods after success, always, or never (failed pods are kept by default).",
+)
+@click.option(
+    "--node-selector",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="--cluster: a node label the pods need; repeat.",
+)
 def run_cmd(file: str, name: str, **options: Any) -> None:
     """Run workflow or task NAME of FILE.py, each task as a pod with its secrets injected."""
+    cluster_keys = (
+        "kubeconfig",
+        "kube_context",
+        "image",
+        "data_prefix",
+        "timeout",
+        "cleanup",
+        "node_selector",
+    )
+    cluster = {key: options.pop(key) for key in cluster_keys}
+    if options.pop("cluster"):
+        from tasksecrets.cli.run_cluster import ClusterOptions, run_on_cluster
+
+        if options["config_path"] is not None:
+            raise click.UsageError(
+                "--config is the local cluster's: with --cluster the cluster's webhook decides"
+            )
+        run_on_cluster(
+            file,
+            name,
+            project=options["project"],
+            domain=options["domain"],
+            inputs=options["inputs"],
+            options=ClusterOptions(namespace=options["namespace"], **cluster),
+        )
+        return
     try:
         with stop_on_signals():
             _run(file, name, **options)

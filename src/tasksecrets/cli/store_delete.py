@@ -10,6 +10,7 @@ from __future__ import annotations
 import click
 
 from tasksecrets.cli._common import reports_errors
+from tasksecrets.cli.runs import delete_run
 from tasksecrets.cli.store_common import (
     EXIT_CODES,
     Failures,
@@ -82,3 +83,4 @@ def delete_secret(
 
 delete_group.add_command(delete_secret, "secret")
 delete_group.add_command(delete_secret, "secrets")
+delete_group.add_command(delete_run, "run")

@@ -17,6 +17,7 @@ import click
 
 from tasksecrets.cli._common import reports_errors
 from tasksecrets.cli.jsonpath import render_jsonpath, touches_field
+from tasksecrets.cli.runs import get_runs
 from tasksecrets.cli.store_common import (
     EXIT_CODES,
     Failures,
@@ -139,6 +140,8 @@ def get_secrets(
 
 get_group.add_command(get_secrets, "secrets")
 get_group.add_command(get_secrets, "secret")
+# The pods of cluster runs, in their own module: they need the kubernetes extra, the store does not.
+get_group.add_command(get_runs, "runs")
 
 
 def _print_table(infos: list[SecretInfo], *, with_namespace: bool) -> None:

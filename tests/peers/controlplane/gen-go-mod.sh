@@ -48,6 +48,7 @@ go_line="$(grep -m1 '^go ' "$upstream_mod")"
     echo "tool ("
     echo "	go.etcd.io/etcd/server/v3"
     echo "	k8s.io/kubernetes/cmd/kube-apiserver"
+    echo "	k8s.io/kubernetes/cmd/kube-scheduler"
     echo "	k8s.io/kubernetes/cmd/kubectl"
     echo ")"
     echo
