@@ -27,6 +27,9 @@ from tasksecrets.sdk.loader import load_module
 from tasksecrets.sdk.secret import Secret
 from tasksecrets.sdk.task import Task
 
+# Every test runs against both launchers: the warm helper's forks and cold interpreters.
+pytestmark = pytest.mark.usefixtures("launcher")
+
 NS = "flytesnacks-development"
 FAKE = {"user_secret": b"fake-user-secret-1", "username": b"fake-username-2", "password": b"fake-password-3"}
 REPO = Path(__file__).resolve().parents[2]
