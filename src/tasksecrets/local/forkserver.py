@@ -6,7 +6,7 @@ unix socket ``FD``. It makes itself not dumpable, imports :mod:`tasksecrets.cli.
 serves the runner:
 
 - the runner sends one byte with three file descriptors (:data:`REQUEST`): the read end of a pipe
-  carrying the task's spec (argv, env, cwd as JSON), and the write ends of the task's stdout and
+  carrying the task's spec (its arguments from ``execute`` on, env, cwd as JSON), and the write ends of the task's stdout and
   stderr pipes. The helper never reads the spec: it forks, closes its copies and goes on waiting.
   The secret values the spec holds reach the forked task only;
 - the forked task makes its own session (so its own process group), arms its death signal on the
@@ -33,6 +33,7 @@ import sys
 import threading
 from typing import Any
 
+import tasksecrets
 from tasksecrets.local.procguard import arm_death_signal, make_undumpable
 
 __all__ = ["MESSAGE", "REQUEST", "main"]
@@ -75,7 +76,8 @@ def _become_task(fds: list[int], sock: socket.socket, helper_pid: int) -> None:
     os.chdir(spec["cwd"])
     os.environ.clear()
     os.environ.update(spec["env"])
-    sys.argv = [spec["argv"][0], *spec["argv"][1:]]
+    # As ``python -m tasksecrets execute ...`` sets it: the package's __main__.py, then the arguments.
+    sys.argv = [os.path.join(os.path.dirname(tasksecrets.__file__), "__main__.py"), *spec["argv"]]
 
 
 def _run_task(fds: list[int], sock: socket.socket, helper_pid: int) -> int:
@@ -83,7 +85,7 @@ def _run_task(fds: list[int], sock: socket.socket, helper_pid: int) -> int:
         _become_task(fds, sock, helper_pid)
         from tasksecrets.cli.execute import main
 
-        main(sys.argv[1:])
+        main(sys.argv[2:])
         return 0
     except SystemExit as exc:
         return _exit_code(exc)

@@ -189,7 +189,7 @@ class WarmLauncher:
         """Fork a task that runs ``command`` (the entrypoint's) with exactly ``env`` in ``cwd``."""
         self.start()
         assert self._sock is not None
-        spec = json.dumps({"argv": ["tasksecrets", *command[4:]], "env": dict(env), "cwd": cwd}).encode()
+        spec = json.dumps({"argv": list(command[3:]), "env": dict(env), "cwd": cwd}).encode()
         spec_r, spec_w = os.pipe()
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
