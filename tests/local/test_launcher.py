@@ -58,7 +58,8 @@ def heavy() -> bool:
 @task(secret_requests=[Secret(group="user-info", key="password")])
 def state() -> dict:
     got = tasksecrets.current_context().secrets.get("user-info", "password") == "fake-launcher-password-4711"
-    return {"env": dict(os.environ), "cwd": os.getcwd(), "argv": sys.argv, "pgid": os.getpgid(0) == os.getpid(), "got": got}
+    group = os.getpgid(0) == os.getpid()
+    return {"env": dict(os.environ), "cwd": os.getcwd(), "argv": sys.argv, "pgid": group, "got": got}
 
 
 @task
