@@ -7,8 +7,8 @@ serves the runner:
 
 - the runner sends one byte with three file descriptors (:data:`REQUEST`): the read end of a pipe
   carrying the task's spec (its arguments from ``execute`` on, env, cwd as JSON), and the write
-  ends of the task's stdout and stderr pipes. The helper never reads the spec: it forks, closes its copies and goes on waiting.
-  The secret values the spec holds reach the forked task only;
+  ends of the task's stdout and stderr pipes. The helper never reads the spec: it forks, closes
+  its copies and goes on waiting. The secret values the spec holds reach the forked task only;
 - the forked task makes its own session (so its own process group), arms its death signal on the
   helper, sends ``P`` with its pid (:data:`MESSAGE`) and closes the socket, then reads its spec,
   takes the pipes as stdout and stderr, replaces its whole environment with the spec's, changes to
