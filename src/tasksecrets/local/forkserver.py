@@ -159,7 +159,10 @@ def main(argv: list[str]) -> None:
     """Serve the runner on the socket whose fd is ``argv[0]`` until it closes it."""
     make_undumpable()
     sock = socket.socket(fileno=int(argv[0]))
-    import tasksecrets.cli.execute  # noqa: F401  (what every task needs, imported once)
+    # What every task needs, imported once: the entrypoint and the rest of the public SDK
+    # (``tasksecrets.testing``: its mocks, which example tasks import). Nothing here reads a secret.
+    import tasksecrets.cli.execute
+    import tasksecrets.testing  # noqa: F401
 
     sys.stdout.flush()
     sys.stderr.flush()
