@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -20,10 +19,10 @@ from typing import Any
 import pytest
 
 import tasksecrets
+from localtasks import seeded_store, workflow_module
 from tasksecrets.local.runner import LocalClusterExecutor, scrub_environ
 from tasksecrets.local.store import SecretStore
 from tasksecrets.sdk.executor import use_executor
-from tasksecrets.sdk.loader import load_module
 
 NS = "flytesnacks-development"
 FAKE = {"password": b"fake-launcher-password-4711", "token": b"fake-launcher-token-0815"}
@@ -69,24 +68,19 @@ def parent() -> int:
 
 
 @pytest.fixture(autouse=True)
-def _private_tmp(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    (tmp_path / "tmp").mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+def _private_tmp(private_tempdir: Path) -> None:
+    """Task directories in the test's own directory."""
 
 
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[SecretStore]:
-    with SecretStore.open(tmp_path / "home") as opened:
-        opened.create(NS, "user-info", FAKE)
+    with seeded_store(tmp_path, FAKE, NS) as opened:
         yield opened
 
 
 @pytest.fixture
 def module(tmp_path: Path) -> ModuleType:
-    path = tmp_path / "src" / f"launcher_wf_{tmp_path.name.replace('-', '_')}.py"
-    path.parent.mkdir()
-    path.write_text(MODULE)
-    return load_module(str(path))
+    return workflow_module(tmp_path, MODULE, "launcher_wf")
 
 
 def _environ(**extra: str) -> dict[str, str]:
