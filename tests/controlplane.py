@@ -16,6 +16,7 @@ runs :func:`main` for a person. A missing build fails with what to run (these ru
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import datetime
 import json
 import os
@@ -37,7 +38,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from services import free_port
 from tasksecrets.webhook.certificates.authority import create_bundle
 
-__all__ = ["ControlPlane", "control_plane", "controlplane_bin", "main", "start_control_plane"]
+__all__ = ["ControlPlane", "control_plane", "controlplane_bin", "die_with_us", "main", "start_control_plane"]
 
 REPO = Path(__file__).resolve().parents[1]
 BUILD_SCRIPT = REPO / "scripts" / "build-controlplane.sh"
@@ -175,10 +176,26 @@ def _make_credentials(state: Path) -> str:
     return token
 
 
+_libc = ctypes.CDLL(None, use_errno=True)
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with_us() -> None:
+    """A ``preexec_fn``: the child is killed when the process that started it dies.
+
+    A test run killed outright (no fixture teardown) leaves no API server or webhook running; their
+    throw-away state needs no clean stop. Only a syscall through a function bound before the fork,
+    as a preexec_fn must be.
+    """
+    _libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+
+
 def _start(argv: list[str], log: Path) -> subprocess.Popen[bytes]:
     with open(log, "wb") as out:
         # Its own process group: Ctrl-C in dev-cluster.sh reaches us, and we stop it in order.
-        return subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        return subprocess.Popen(
+            argv, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=die_with_us
+        )
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:

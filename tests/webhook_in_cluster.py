@@ -30,7 +30,7 @@ from typing import Any
 import pytest
 import yaml
 
-from controlplane import REPO, ControlPlane
+from controlplane import REPO, ControlPlane, die_with_us
 from services import free_port
 
 __all__ = ["WebhookInCluster", "apply_deploy", "start_registered_webhook", "webhook_in_cluster"]
@@ -112,6 +112,7 @@ class WebhookInCluster:
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 env=self.env(self.server_kubeconfig),
+                preexec_fn=die_with_us,
             )
         self._wait_ready()
 

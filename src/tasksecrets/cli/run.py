@@ -18,14 +18,16 @@ not dumpable, no core dumps, so its tasks cannot read its memory or environment 
 from __future__ import annotations
 
 import contextlib
-import difflib
-import os
 import sys
 from types import ModuleType
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 
+from tasksecrets.cli.run_common import fail as _fail
+from tasksecrets.cli.run_common import find_entity as _find_entity
+from tasksecrets.cli.run_common import load_workflow_file as _load
+from tasksecrets.cli.run_common import print_outputs as _print_outputs
 from tasksecrets.cli.run_inputs import parse_inputs
 from tasksecrets.cli.run_progress import RunDisplay, is_terminal
 from tasksecrets.errors import ConfigError, ManifestError, TaskSecretsError
@@ -34,7 +36,7 @@ from tasksecrets.local.procguard import StopRequested, harden_runner, stop_on_si
 from tasksecrets.local.runner import LocalClusterExecutor
 from tasksecrets.pods import DEFAULT_IMAGE
 from tasksecrets.sdk.executor import use_executor
-from tasksecrets.sdk.loader import explain_load_error, load_module, trim_internal_frames
+from tasksecrets.sdk.loader import trim_internal_frames
 from tasksecrets.sdk.masking import format_exception_masked
 from tasksecrets.sdk.outputs import output_items
 from tasksecrets.sdk.secret import Secret
@@ -54,61 +56,8 @@ wrongly in the file), in one line;
 """
 
 
-def _fail(message: str, code: int) -> NoReturn:
-    click.echo(f"error: {message}", err=True)
-    sys.exit(code)
-
-
-def _load(file: str) -> ModuleType:
-    if not file.endswith(".py"):
-        raise click.UsageError(f"{file} is not a .py file: pass the Python file that defines the workflow")
-    if not os.path.isfile(file):
-        raise click.UsageError(f"{file} does not exist: pass the path of the Python file")
-    try:
-        return load_module(file)
-    except Exception as exc:
-        failure = explain_load_error(exc, file)
-        _fail(failure.message, failure.exit_code)
-
-
-def _find_entity(module: ModuleType, name: str, file: str) -> Workflow | Task:
-    candidate = getattr(module, name, None)
-    if isinstance(candidate, (Workflow, Task)):
-        return candidate
-    entities = [v for v in vars(module).values() if isinstance(v, (Workflow, Task))]
-    for entity in entities:
-        if entity.name == name:
-            return entity
-    workflows = sorted({e.name for e in entities if isinstance(e, Workflow)})
-    tasks = sorted({e.name for e in entities if isinstance(e, Task)})
-    near = difflib.get_close_matches(name, workflows + tasks, n=1, cutoff=0.75)
-    hint = f" (did you mean {near[0]!r}?)" if near else ""
-    raise click.UsageError(
-        f"{file} has no workflow or task named {name!r}{hint}; workflows: {', '.join(workflows) or 'none'}; "
-        f"tasks: {', '.join(tasks) or 'none'}"
-    )
-
-
 def _module_secrets(module: ModuleType) -> list[Secret]:
     return [s for v in vars(module).values() if isinstance(v, Task) for s in v.secret_requests]
-
-
-def _print_outputs(items: list[tuple[str, Any]], executor: LocalClusterExecutor, *, terminal: bool) -> None:
-    shown = [
-        (name, executor.mask_output(value if isinstance(value, str) else repr(value)))
-        for name, value in items
-    ]
-    if terminal:
-        from rich.console import Console
-        from rich.table import Table
-
-        table = Table(title="Outputs", title_justify="left", show_header=False, box=None, padding=(0, 2))
-        for name, text in shown:
-            table.add_row(name, text)
-        Console(highlight=False).print(table if shown else "no outputs")
-        return
-    for name, text in shown:
-        click.echo(f"{name}: {text}")
 
 
 @click.command("run", context_settings={"help_option_names": ["-h", "--help"]}, epilog=EPILOG)

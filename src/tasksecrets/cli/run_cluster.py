@@ -44,7 +44,10 @@ def run_on_cluster(
     file: str, name: str, *, project: str, domain: str, inputs: tuple[str, ...], options: ClusterOptions
 ) -> None:
     """Run workflow or task NAME of FILE on the cluster; exits with the status of ``tasksecrets run``."""
-    from tasksecrets.cli.run import _fail, _find_entity, _load, _print_outputs
+    from tasksecrets.cli.run_common import fail as _fail
+    from tasksecrets.cli.run_common import find_entity as _find_entity
+    from tasksecrets.cli.run_common import load_workflow_file as _load
+    from tasksecrets.cli.run_common import print_outputs as _print_outputs
     from tasksecrets.cli.run_inputs import parse_inputs
     from tasksecrets.cluster.client import connect
     from tasksecrets.cluster.executor import KubernetesExecutor
@@ -96,7 +99,7 @@ def run_on_cluster(
     except Exception as exc:  # the workflow's own code, in this process
         trimmed = format_exception_masked(trim_internal_frames(exc)).rstrip()
         _fail(f"{kind} {entity.name!r} failed:\n{trimmed}", 1)
-    _print_outputs(output_items(entity.outputs, result), executor, terminal=sys.stdout.isatty())  # type: ignore[arg-type]
+    _print_outputs(output_items(entity.outputs, result), executor, terminal=sys.stdout.isatty())
 
 
 def _selector(pairs: tuple[str, ...]) -> dict[str, str]:

@@ -28,7 +28,7 @@ from tasksecrets.cluster.podstate import PodState, read_pod_state
 from tasksecrets.contract import TASK_CONTAINER
 from tasksecrets.errors import TaskExecutionError
 from tasksecrets.pods import DEFAULT_IMAGE, render_task_pod
-from tasksecrets.sdk.messages import INLINE_INPUTS_LIMIT, open_location, read_message
+from tasksecrets.sdk.messages import INLINE_INPUTS_LIMIT, fit_or_store, read_message
 from tasksecrets.sdk.task import Task
 from tasksecrets.sdk.values import dump_value
 
@@ -160,17 +160,16 @@ class KubernetesExecutor:
         if not inputs:
             return []
         text = json.dumps({key: dump_value(value) for key, value in inputs.items()}, ensure_ascii=False)
-        size = len(text.encode("utf-8"))
-        if size <= INLINE_INPUTS_LIMIT:
+        url = fit_or_store(
+            text,
+            limit=INLINE_INPUTS_LIMIT,
+            prefix=where,
+            name="inputs.json",
+            subject=f"the inputs of task {task.name!r}",
+            holder="a pod carries inline",
+        )
+        if url is None:
             return ["--inputs-json", text]
-        if where is None:
-            raise TaskExecutionError(
-                f"the inputs of task {task.name!r} are {size} bytes, more than a pod carries inline "
-                f"({INLINE_INPUTS_LIMIT}): run with --data-prefix URL (s3://bucket/path, gs://..., file://...)"
-            )
-        url = f"{where}/inputs.json"
-        with open_location(url, "wb") as out:
-            out.write(text.encode("utf-8"))
         return ["--inputs", url]
 
     def _create(self, task: Task, pod: dict[str, Any]) -> None:

@@ -33,6 +33,7 @@ __all__ = [
     "INLINE_INPUTS_LIMIT",
     "MESSAGE_LIMIT",
     "error_message",
+    "fit_or_store",
     "open_location",
     "outputs_message",
     "read_message",
@@ -89,21 +90,40 @@ def seal_outputs(outputs: Any) -> Any:
     return _masked(dump_value(outputs))
 
 
+def fit_or_store(
+    text: str, *, limit: int, prefix: str | None, name: str, subject: str, holder: str
+) -> str | None:
+    """None when ``text`` fits in ``limit`` bytes; else the URL under ``prefix`` it was written to.
+
+    Without a prefix, TaskExecutionError: ``subject`` ("the outputs of task 't'") is too big for
+    ``holder`` (what would carry it inline), and the option that fixes it.
+    """
+    data = text.encode("utf-8")
+    if len(data) <= limit:
+        return None
+    if prefix is None:
+        raise TaskExecutionError(
+            f"{subject} are {len(data)} bytes, more than {holder} ({limit}): run with --data-prefix URL "
+            "(s3://bucket/path, gs://..., file://...)"
+        )
+    url = f"{prefix.rstrip('/')}/{name}"
+    with open_location(url, "wb") as out:
+        out.write(data)
+    return url
+
+
 def outputs_message(sealed: Any, *, task_name: str, data_prefix: str | None) -> str:
     """The termination message for sealed outputs; writes them under ``data_prefix`` when too big."""
     inline = json.dumps({"v": _VERSION, "outputs": sealed}, separators=(",", ":"), ensure_ascii=False)
-    size = len(inline.encode("utf-8"))
-    if size <= MESSAGE_LIMIT:
-        return inline
-    if data_prefix is None:
-        raise TaskExecutionError(
-            f"the outputs of task {task_name!r} are {size} bytes, more than a pod's termination message "
-            f"holds ({MESSAGE_LIMIT}): run with --data-prefix URL (s3://bucket/path, gs://..., file://...)"
-        )
-    url = f"{data_prefix.rstrip('/')}/outputs.json"
-    with open_location(url, "wb") as out:
-        out.write(json.dumps(sealed, ensure_ascii=False).encode("utf-8"))
-    return json.dumps({"v": _VERSION, "ref": url})
+    url = fit_or_store(
+        inline,
+        limit=MESSAGE_LIMIT,
+        prefix=data_prefix,
+        name="outputs.json",
+        subject=f"the outputs of task {task_name!r}",
+        holder="a pod's termination message holds",
+    )
+    return inline if url is None else json.dumps({"v": _VERSION, "ref": url})
 
 
 def error_message(text: str) -> str:
@@ -125,9 +145,9 @@ def read_message(message: str, *, task_name: str) -> tuple[bool, Any]:
             raise ValueError("not a tasksecrets message")
         if "error" in data:
             return False, str(data["error"])
-        if "ref" in data:
+        if "ref" in data:  # the message that did not fit, stored whole
             with open_location(str(data["ref"]), "rb") as stored:
-                return True, load_value(json.loads(stored.read().decode("utf-8")))
+                data = json.loads(stored.read().decode("utf-8"))
         return True, load_value(data["outputs"])
     except (ValueError, KeyError, TypeError, OSError) as exc:
         raise TaskExecutionError(
