@@ -18,6 +18,7 @@ not dumpable, no core dumps, so its tasks cannot read its memory or environment 
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 from types import ModuleType
 from typing import Any
