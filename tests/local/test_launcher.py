@@ -9,8 +9,10 @@ helper dumpable.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -64,6 +66,17 @@ def state() -> dict:
 @task
 def parent() -> int:
     return os.getppid()
+
+
+@task
+def sleeper() -> str:
+    ready = Path(os.environ["TASK_PIDS"])
+    ready.with_suffix(".tmp").write_text(f"{os.getpid()} {os.getppid()}")
+    ready.with_suffix(".tmp").rename(ready)
+    import time
+
+    time.sleep(600)
+    return "never"
 """
 
 
@@ -191,3 +204,40 @@ def test_cold_starts_the_task_from_the_runner_and_warm_from_its_helper(
     assert runner.returncode == 0, err
     task_parent = int(out.strip().removeprefix("o0: "))
     assert (task_parent == runner.pid) == (how != "warm")
+
+
+def _gone(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_bytes()
+    except FileNotFoundError:
+        return True
+    return stat[stat.rfind(b")") + 2 :].split()[0] == b"Z"  # a zombie no init reaps runs no more
+
+
+def test_a_sigkilled_runner_takes_its_helper_and_the_helpers_task_along(
+    store: SecretStore, module: Any, tmp_path: Path
+) -> None:
+    env = {**_cli_env(tmp_path / "home", tmp_path), "TASK_PIDS": str(tmp_path / "task.pids")}
+    runner = subprocess.Popen(
+        [sys.executable, "-m", "tasksecrets", "run", module.__file__, "sleeper"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    ready = tmp_path / "task.pids"
+    deadline = time.monotonic() + 60
+    while not ready.exists() and runner.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    task, helper = (int(pid) for pid in ready.read_text().split())
+    try:
+        assert helper != runner.pid and f"{runner.pid}" == Path(f"/proc/{helper}/stat").read_text().split()[3]
+        runner.kill()
+        runner.wait(timeout=60)
+        deadline = time.monotonic() + 30
+        while not (_gone(task) and _gone(helper)) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _gone(helper) and _gone(task)
+    finally:
+        for pid in (task, helper):
+            if not _gone(pid):
+                os.kill(pid, signal.SIGKILL)
