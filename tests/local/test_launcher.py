@@ -133,7 +133,7 @@ def test_the_helper_holds_no_secret_in_its_environment_or_memory(store: SecretSt
         owner = Path(f"/proc/{helper}").stat().st_uid
     # the control: the scan sees what the helper does hold (its PATH, its entrypoint's code)
     assert os.environ["PATH"].encode() in environ and os.environ["PATH"].encode() in memory
-    assert b"tasksecrets.local.forkserver" in memory and len(memory) > 1_000_000
+    assert b"tasksecrets.cli.forkserver" in memory and len(memory) > 1_000_000
     for value in _secret_values():
         assert value not in environ and value not in memory
     for name in RUNNER_SECRETS:

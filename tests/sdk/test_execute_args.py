@@ -70,9 +70,3 @@ def test_a_task_runs_and_help_lists_every_option(grouped: bool, tmp_path: Path) 
     shown = _execute(["--help"], tmp_path, grouped=grouped)
     assert shown.returncode == 0 and all(option in shown.stdout for option in OPTIONS)
     assert "Exit status: 0 done" in shown.stdout
-
-
-def test_the_entrypoint_imports_no_click() -> None:
-    code = "import sys, tasksecrets.cli.execute; print('click' in sys.modules)"
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert done.stdout.strip() == "False"

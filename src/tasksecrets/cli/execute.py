@@ -11,7 +11,7 @@ into that file: the runner streams what the task prints and shows the reason onc
 Imports only the SDK, so a task starts fast: its options are parsed here (:func:`main`, the same
 forms and usage errors as click's), ``python -m tasksecrets execute`` comes straight here without
 click, and :data:`execute_cmd`, the click command ``tasksecrets execute`` lists, is built on first use.
-The warm launcher's tasks (:mod:`tasksecrets.local.forkserver`) call :func:`main` too.
+The warm launcher's tasks (:mod:`tasksecrets.cli.forkserver`) call :func:`main` too.
 """
 
 from __future__ import annotations

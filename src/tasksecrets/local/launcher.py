@@ -3,7 +3,7 @@
 - cold: the container's command, ``python -m tasksecrets execute ...``, in a new interpreter
   (:func:`~tasksecrets.local.procguard.spawn_task`). What ``pod render`` pods run on a cluster.
 - warm (the default on Linux): :class:`WarmLauncher` starts one helper per run
-  (:mod:`tasksecrets.local.forkserver`) that imports the entrypoint once; each task is a fork of
+  (:mod:`tasksecrets.cli.forkserver`) that imports the entrypoint once; each task is a fork of
   it that runs the same entrypoint with the pod's env, so a task starts in about a millisecond
   instead of the interpreter's and the imports' tens of milliseconds.
 
@@ -21,6 +21,7 @@ import os
 import select
 import selectors
 import socket
+import struct
 import subprocess
 import sys
 import time
@@ -28,12 +29,13 @@ from collections.abc import Mapping, Sequence
 from typing import IO
 
 from tasksecrets.errors import TaskExecutionError
-from tasksecrets.local.forkserver import MESSAGE, REQUEST
 from tasksecrets.local.procguard import spawn_task
 
 __all__ = [
     "LAUNCHERS",
     "LAUNCHER_VAR",
+    "MESSAGE",
+    "REQUEST",
     "WarmLauncher",
     "WarmProcess",
     "can_fork",
@@ -42,6 +44,10 @@ __all__ = [
 ]
 
 LAUNCHER_VAR = "TASKSECRETS_LAUNCHER"
+# The helper's protocol (tasksecrets.cli.forkserver, the top layer: it runs the entrypoint).
+HELPER_MODULE = "tasksecrets.cli.forkserver"
+REQUEST = b"F"  # fork a task; with three fds: spec read end, stdout and stderr write ends
+MESSAGE = struct.Struct("!cii")  # kind (P started, X exited), pid, wait status (0 for P)
 LAUNCHERS = ("warm", "cold")
 # The command a warm task runs instead of exec'ing, after the interpreter.
 ENTRYPOINT = ("-m", "tasksecrets", "execute")
@@ -171,7 +177,7 @@ class WarmLauncher:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             self._helper = spawn_task(
-                [self.python, "-m", "tasksecrets.local.forkserver", str(theirs.fileno())],
+                [self.python, "-m", HELPER_MODULE, str(theirs.fileno())],
                 env=self.environ,
                 pass_fds=[theirs.fileno()],
                 output=None,

@@ -1,17 +1,17 @@
 """The warm launcher's helper: a process that imported the task entrypoint once and forks each task.
 
-``python -m tasksecrets.local.forkserver FD``, started by :class:`~tasksecrets.local.launcher.WarmLauncher`
+``python -m tasksecrets.cli.forkserver FD``, started by :class:`~tasksecrets.local.launcher.WarmLauncher`
 with an environment that holds no secret (an allow-list of the interpreter's own settings) and the
 unix socket ``FD``. It makes itself not dumpable, imports :mod:`tasksecrets.cli.execute` and then
-serves the runner:
+serves the runner (the protocol's constants are the launcher's):
 
-- the runner sends one byte with three file descriptors (:data:`REQUEST`): the read end of a pipe
-  carrying the task's spec (its arguments from ``execute`` on, env, cwd as JSON), and the write
+- the runner sends one byte with three file descriptors
+  (:data:`~tasksecrets.local.launcher.REQUEST`): the read end of a pipe carrying the task's spec (its arguments from ``execute`` on, env, cwd as JSON), and the write
   ends of the task's stdout and stderr pipes. The helper never reads the spec: it forks, closes
   its copies and goes on waiting. The secret values the spec holds reach the forked task only;
 - the forked task makes its own session (so its own process group), arms its death signal on the
-  helper, sends ``P`` with its pid (:data:`MESSAGE`) and closes the socket, then reads its spec,
-  takes the pipes as stdout and stderr, replaces its whole environment with the spec's, changes to
+  helper, sends ``P`` with its pid (:data:`~tasksecrets.local.launcher.MESSAGE`) and closes the
+  socket, then reads its spec, takes the pipes as stdout and stderr, replaces its whole environment with the spec's, changes to
   its cwd and runs what ``python -m tasksecrets execute`` runs, with the same exit status;
 - when a task ends, the helper reaps it and sends ``X`` with its pid and wait status.
 
@@ -28,18 +28,15 @@ import os
 import selectors
 import signal
 import socket
-import struct
 import sys
 import threading
 from typing import Any
 
 import tasksecrets
+from tasksecrets.local.launcher import MESSAGE, REQUEST
 from tasksecrets.local.procguard import arm_death_signal, make_undumpable
 
-__all__ = ["MESSAGE", "REQUEST", "main"]
-
-REQUEST = b"F"  # fork a task; with three fds: spec read end, stdout and stderr write ends
-MESSAGE = struct.Struct("!cii")  # kind (P started, X exited), pid, wait status (0 for P)
+__all__ = ["main"]
 
 
 def _exit_code(exc: SystemExit) -> int:
