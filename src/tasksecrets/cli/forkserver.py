@@ -6,13 +6,15 @@ unix socket ``FD``. It makes itself not dumpable, imports :mod:`tasksecrets.cli.
 serves the runner (the protocol's constants are the launcher's):
 
 - the runner sends one byte with three file descriptors
-  (:data:`~tasksecrets.local.launcher.REQUEST`): the read end of a pipe carrying the task's spec (its arguments from ``execute`` on, env, cwd as JSON), and the write
-  ends of the task's stdout and stderr pipes. The helper never reads the spec: it forks, closes
-  its copies and goes on waiting. The secret values the spec holds reach the forked task only;
+  (:data:`~tasksecrets.local.launcher.REQUEST`): the read end of a pipe carrying the task's spec
+  (its arguments from ``execute`` on, env, cwd as JSON), and the write ends of the task's stdout
+  and stderr pipes. The helper never reads the spec: it forks, closes its copies and goes on
+  waiting. The secret values the spec holds reach the forked task only;
 - the forked task makes its own session (so its own process group), arms its death signal on the
   helper, sends ``P`` with its pid (:data:`~tasksecrets.local.launcher.MESSAGE`) and closes the
-  socket, then reads its spec, takes the pipes as stdout and stderr, replaces its whole environment with the spec's, changes to
-  its cwd and runs what ``python -m tasksecrets execute`` runs, with the same exit status;
+  socket, then reads its spec, takes the pipes as stdout and stderr, replaces its whole
+  environment with the spec's, changes to its cwd and runs what ``python -m tasksecrets execute``
+  runs, with the same exit status;
 - when a task ends, the helper reaps it and sends ``X`` with its pid and wait status.
 
 The helper ends when the runner closes its socket; it dies with the runner (its death signal) and
