@@ -8,7 +8,20 @@ a second control plane with kube-scheduler, our webhook and a Node played by a s
 ``run --cluster`` (tests/kube_cluster.py).
 """
 
+import pytest
+
 from controlplane import control_plane  # noqa: F401
 from kube_cluster import kube_cluster  # noqa: F401
 from services import moto_server, openbao, postgres  # noqa: F401
 from webhook_in_cluster import webhook_in_cluster  # noqa: F401
+
+
+@pytest.fixture(params=["warm", "cold"])
+def launcher(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Each local cluster test that uses it runs twice: tasks forked by the warm helper, and cold.
+
+    It sets ``TASKSECRETS_LAUNCHER`` here; a test that builds a runner's environment of its own
+    adds ``{"TASKSECRETS_LAUNCHER": launcher}`` to it.
+    """
+    monkeypatch.setenv("TASKSECRETS_LAUNCHER", request.param)
+    return str(request.param)

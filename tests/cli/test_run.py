@@ -19,6 +19,9 @@ from tasksecrets.cli import main
 from tasksecrets.local.store import SecretStore
 
 REPO = Path(__file__).resolve().parents[2]
+# Every test runs against both launchers: the warm helper's forks and cold interpreters.
+pytestmark = pytest.mark.usefixtures("launcher")
+
 NS = "flytesnacks-development"
 SEED_VALUES = ("mysecret", "my_username", "my_password")
 FAKE = {"user_secret": b"fake-user-secret-1", "username": b"fake-username-2", "password": b"fake-password-3"}
@@ -63,9 +66,9 @@ def home(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def env(home: Path) -> dict[str, str]:
+def env(home: Path, launcher: str) -> dict[str, str]:
     environ = {k: v for k, v in os.environ.items() if not k.startswith(("TASKSECRETS_", "_FSEC_", "FLYTE_"))}
-    return {**environ, "TASKSECRETS_HOME": str(home)}
+    return {**environ, "TASKSECRETS_HOME": str(home), "TASKSECRETS_LAUNCHER": launcher}
 
 
 @pytest.fixture

@@ -72,7 +72,7 @@ ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
 @pytest.fixture
-def setup(tmp_path: Path) -> tuple[Path, dict[str, str]]:
+def setup(tmp_path: Path, launcher: str) -> tuple[Path, dict[str, str]]:
     home = tmp_path / "home"
     with SecretStore.open(home) as store:
         store.create(NS, "user-info", {"password": FAKE_VALUE.encode(), "pin": SHORT_VALUE.encode()})
@@ -84,6 +84,7 @@ def setup(tmp_path: Path) -> tuple[Path, dict[str, str]]:
         **environ,
         "PYTHONPATH": os.pathsep.join([source, *filter(None, [environ.get("PYTHONPATH")])]),
         "TASKSECRETS_HOME": str(home),
+        "TASKSECRETS_LAUNCHER": launcher,
         "LIVE_DIR": str(tmp_path),
         "COLUMNS": "120",
         "TERM": "xterm",

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -18,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from localtasks import seeded_store, workflow_module
 from tasksecrets.admission.config import parse_config
 from tasksecrets.errors import TaskExecutionError
 from tasksecrets.local.runner import LocalClusterExecutor, scrub_environ
@@ -26,6 +26,9 @@ from tasksecrets.sdk.executor import use_executor
 from tasksecrets.sdk.loader import load_module
 from tasksecrets.sdk.secret import Secret
 from tasksecrets.sdk.task import Task
+
+# Every test runs against both launchers: the warm helper's forks and cold interpreters.
+pytestmark = pytest.mark.usefixtures("launcher")
 
 NS = "flytesnacks-development"
 FAKE = {"user_secret": b"fake-user-secret-1", "username": b"fake-username-2", "password": b"fake-password-3"}
@@ -138,27 +141,20 @@ def isolation_workflow(scan_root: str) -> tuple:
 
 
 @pytest.fixture(autouse=True)
-def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def _clean_env(monkeypatch: pytest.MonkeyPatch, private_tempdir: Path) -> None:
     for name in ("TASKSECRETS_MASTER_KEY", "TASKSECRETS_KEY_FILE", "TASKSECRETS_HOME"):
         monkeypatch.delenv(name, raising=False)
-    # Task directories go into a directory of their own, so tasks can search all of it.
-    (tmp_path / "tmp").mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
 
 
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[SecretStore]:
-    with SecretStore.open(tmp_path / "home") as opened:
-        opened.create(NS, "user-info", FAKE)
+    with seeded_store(tmp_path, FAKE, NS) as opened:
         yield opened
 
 
 @pytest.fixture
 def module(tmp_path: Path) -> ModuleType:
-    path = tmp_path / "src" / f"runner_wf_{tmp_path.name.replace('-', '_')}.py"
-    path.parent.mkdir()
-    path.write_text(WORKFLOW_MODULE)
-    return load_module(str(path))
+    return workflow_module(tmp_path, WORKFLOW_MODULE, "runner_wf")
 
 
 def _environ(tmp_path: Path, **extra: str) -> dict[str, str]:

@@ -8,7 +8,10 @@ annotation (:mod:`tasksecrets.sdk.outputs`) and writes the outputs. Exit codes (
 Why it failed goes to stderr, or, when the local runner set :data:`~tasksecrets.sdk.values.FAILURE_FILE_VAR`,
 into that file: the runner streams what the task prints and shows the reason once, by itself.
 
-Imports only click and the SDK, so a task starts fast.
+Imports only the SDK, so a task starts fast: its options are parsed here (:func:`main`, the same
+forms and usage errors as click's), ``python -m tasksecrets execute`` comes straight here without
+click, and :data:`execute_cmd`, the click command ``tasksecrets execute`` lists, is built on first use.
+The warm launcher's tasks (:mod:`tasksecrets.cli.forkserver`) call :func:`main` too.
 """
 
 from __future__ import annotations
@@ -17,9 +20,7 @@ import json
 import os
 import sys
 from collections.abc import Callable
-from typing import Any, NoReturn, TextIO
-
-import click
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 from tasksecrets.errors import SecretError, TaskExecutionError, TaskOutputError, TaskSecretsError
 from tasksecrets.sdk.context import task_context
@@ -38,13 +39,113 @@ from tasksecrets.sdk.values import (
     write_failure,
 )
 
-__all__ = ["EPILOG", "execute_cmd", "run_task_in_process"]
+if TYPE_CHECKING:
+    import click
+
+__all__ = ["EPILOG", "OPTIONS", "main", "parse_args", "run_task_in_process"]
 
 EPILOG = """\b
 Exit status: 0 done; 1 the task raised (its traceback, masked), its result does not match its
 return annotation or cannot be written to --outputs, or its file failed to import; 2 bad arguments
 (file, module, task or inputs not usable, a Secret or task declared wrongly), in one line.
 """
+
+# option -> (parameter, metavar, help), in the order --help lists them
+OPTIONS: dict[str, tuple[str, str, str]] = {
+    "--file": ("file_path", "PATH", "The .py file that defines the task."),
+    "--module": ("module_name", "NAME", "The module that defines the task (instead of --file)."),
+    "--task": ("task_name", "NAME", "The task's name in that file or module.  [required]"),
+    "--inputs": ("inputs_path", "FILE", "A JSON file with the task's inputs."),
+    "--outputs": ("outputs_path", "FILE", "Where to write the task's outputs (JSON)."),
+    "--inputs-json": ("inputs_json", "JSON", "The inputs inline, as the inputs file holds them."),
+    "--termination-message": (
+        "message_path",
+        "PATH",
+        "Write outputs (masked) or the error to this file: the container's terminationMessagePath.",
+    ),
+    "--data-prefix": (
+        "data_prefix",
+        "URL",
+        "Where outputs too big for the termination message go (fsspec URL: s3://, gs://, file://).",
+    ),
+}
+_PROG = "tasksecrets execute"
+_SUMMARY = "Run one task in this process, as a task's container does."
+
+
+class _UsageError(Exception):
+    """A bad command line: reported as click reports one (usage line, hint, ``Error:``), exit 2."""
+
+
+def _echo_err(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def _help_text() -> str:
+    lines = [f"Usage: {_PROG} [OPTIONS]", "", f"  {_SUMMARY}", "", "Options:"]
+    for option, (_, metavar, text) in OPTIONS.items():
+        lines.append(f"  {option} {metavar}".ljust(30) + text)
+    lines.append("  -h, --help".ljust(30) + "Show this message and exit.")
+    epilog = EPILOG.replace("\b\n", "").replace("\n", " ")
+    return "\n".join([*lines, "", epilog.strip()])
+
+
+def parse_args(argv: list[str]) -> dict[str, str | None]:
+    """The options of ``argv`` (``--opt VALUE`` or ``--opt=VALUE``; the last one wins): _UsageError."""
+    values: dict[str, str | None] = {param: None for param, _, _ in OPTIONS.values()}
+    args = iter(argv)
+    for arg in args:
+        option, eq, value = arg.partition("=")
+        if option not in OPTIONS:
+            if arg.startswith("-"):
+                raise _UsageError(f"No such option: {option}")
+            raise _UsageError(f"Got unexpected extra argument ({arg})")
+        if not eq:
+            value = next(args, None)  # type: ignore[assignment]
+            if value is None:
+                raise _UsageError(f"Option '{option}' requires an argument.")
+        values[OPTIONS[option][0]] = value
+    if values["task_name"] is None:
+        raise _UsageError("Missing option '--task'.")
+    return values
+
+
+def main(argv: list[str]) -> None:
+    """``tasksecrets execute ARGS``: parse ``argv`` and run the task; exits as :data:`EPILOG` says."""
+    if any(arg in ("-h", "--help") for arg in argv):
+        print(_help_text())
+        sys.exit(0)
+    try:
+        options = parse_args(argv)
+        _execute(**options)  # type: ignore[arg-type]
+    except _UsageError as exc:
+        _echo_err(f"Usage: {_PROG} [OPTIONS]\nTry '{_PROG} --help' for help.\n\nError: {exc}")
+        sys.exit(2)
+
+
+def __getattr__(name: str) -> Any:
+    # The click command is built only for the ``tasksecrets`` group, never on a task's path.
+    if name == "execute_cmd":
+        command = globals()["execute_cmd"] = _click_command()
+        return command
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _click_command() -> click.Command:
+    import click
+
+    @click.command(
+        "execute",
+        help=_SUMMARY,
+        epilog=EPILOG,
+        add_help_option=False,
+        context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+    )
+    @click.pass_context
+    def command(ctx: click.Context) -> None:
+        main(list(ctx.args))
+
+    return command
 
 
 def _fail(message: str, *, code: int, traceback: bool = False) -> NoReturn:
@@ -53,9 +154,9 @@ def _fail(message: str, *, code: int, traceback: bool = False) -> NoReturn:
         try:
             write_failure(failure_file, Failure(message, traceback=traceback))
         except OSError:
-            click.echo(f"error: {message}", err=True)
+            _echo_err(f"error: {message}")
     else:
-        click.echo(f"error: {message}", err=True)
+        _echo_err(f"error: {message}")
     sys.exit(code)
 
 
@@ -91,21 +192,19 @@ def _read_inputs(task: Task, path: str | None, inline: str | None = None) -> dic
             with open_location(path, "rb") as handle:  # a path, or a URL under a data prefix
                 raw = json.loads(handle.read().decode("utf-8"))
     except OSError as exc:
-        raise click.UsageError(f"cannot read the inputs file {path}: {exc.strerror or exc}") from None
+        raise _UsageError(f"cannot read the inputs file {path}: {exc.strerror or exc}") from None
     except TaskExecutionError as exc:
-        raise click.UsageError(str(exc)) from None
+        raise _UsageError(str(exc)) from None
     except ValueError as exc:
-        raise click.UsageError(
-            f"the inputs file {path} is not valid JSON ({exc}): write a JSON object"
-        ) from None
+        raise _UsageError(f"the inputs file {path} is not valid JSON ({exc}): write a JSON object") from None
     if not isinstance(raw, dict):
-        raise click.UsageError(
+        raise _UsageError(
             f"the inputs file {path} must hold a JSON object of input name to value, got {type(raw).__name__}"
         )
     try:
         return task.bind_inputs((), {name: load_value(value) for name, value in raw.items()})
     except (TypeError, ValueError) as exc:
-        raise click.UsageError(f"inputs do not fit task {task.name!r}: {exc}") from None
+        raise _UsageError(f"inputs do not fit task {task.name!r}: {exc}") from None
 
 
 def run_task_in_process(
@@ -166,31 +265,7 @@ def _unpicklable(task: Task, result: Any, exc: Exception) -> str:
     )
 
 
-@click.command("execute", epilog=EPILOG)
-@click.option("--file", "file_path", metavar="PATH", help="The .py file that defines the task.")
-@click.option(
-    "--module", "module_name", metavar="NAME", help="The module that defines the task (instead of --file)."
-)
-@click.option(
-    "--task", "task_name", required=True, metavar="NAME", help="The task's name in that file or module."
-)
-@click.option("--inputs", "inputs_path", metavar="FILE", help="A JSON file with the task's inputs.")
-@click.option("--outputs", "outputs_path", metavar="FILE", help="Where to write the task's outputs (JSON).")
-@click.option(
-    "--inputs-json", "inputs_json", metavar="JSON", help="The inputs inline, as the inputs file holds them."
-)
-@click.option(
-    "--termination-message",
-    "message_path",
-    metavar="PATH",
-    help="Write outputs (masked) or the error to this file: the container's terminationMessagePath.",
-)
-@click.option(
-    "--data-prefix",
-    metavar="URL",
-    help="Where outputs too big for the termination message go (fsspec URL: s3://, gs://, file://).",
-)
-def execute_cmd(
+def _execute(
     file_path: str | None,
     module_name: str | None,
     task_name: str,
@@ -200,9 +275,8 @@ def execute_cmd(
     message_path: str | None,
     data_prefix: str | None,
 ) -> None:
-    """Run one task in this process, as a task's container does."""
     if (file_path is None) == (module_name is None):
-        raise click.UsageError("give exactly one of --file PATH or --module NAME")
+        raise _UsageError("give exactly one of --file PATH or --module NAME")
     source = file_path if file_path is not None else module_name
     assert source is not None
     try:
@@ -249,7 +323,7 @@ def _run_for_cluster(
     except (TaskOutputError, TaskExecutionError) as exc:
         ok, result = False, Failure(mask_text(str(exc)))
     if not ok:
-        click.echo(f"error: {result.message}", err=True)  # into the pod's log too
+        _echo_err(f"error: {result.message}")  # into the pod's log too
         message = error_message(result.message)
     with open(message_path, "w", encoding="utf-8") as out:
         out.write(message)

@@ -18,6 +18,7 @@ not dumpable, no core dumps, so its tasks cannot read its memory or environment 
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 from types import ModuleType
 from typing import Any
@@ -31,6 +32,7 @@ from tasksecrets.cli.run_common import print_outputs as _print_outputs
 from tasksecrets.cli.run_inputs import parse_inputs
 from tasksecrets.cli.run_progress import RunDisplay, is_terminal
 from tasksecrets.errors import ConfigError, ManifestError, TaskSecretsError
+from tasksecrets.local.launcher import launcher_choice
 from tasksecrets.local.procguard import StopRequested, harden_runner, stop_on_signals
 from tasksecrets.local.runner import LocalClusterExecutor
 from tasksecrets.pods import DEFAULT_IMAGE
@@ -83,6 +85,11 @@ def _module_secrets(module: ModuleType) -> list[Secret]:
 )
 @click.option(
     "--config", "config_path", metavar="FILE", help="The webhook config file (default: K8s manager)."
+)
+@click.option(
+    "--cold",
+    is_flag=True,
+    help="Start each task in a new interpreter, not forked by the run's warm helper (docs/local-cluster.md).",
 )
 @click.option(
     "--cluster", is_flag=True, help="Run each task as a Pod on a Kubernetes cluster (docs/kubernetes.md)."
@@ -155,6 +162,7 @@ def _run(
     namespace: str | None,
     inputs: tuple[str, ...],
     config_path: str | None,
+    cold: bool,
 ) -> None:
     from tasksecrets.admission.config import load_config
     from tasksecrets.pods import pod_namespace
@@ -176,6 +184,12 @@ def _run(
     harden_runner()  # before the first secret is read; usage errors came first, from here on tasks run
     terminal = is_terminal()
     display = RunDisplay(terminal=terminal, planned=[task.name for task in planned])
+    launcher = "cold" if cold else None
+    if launcher is None:
+        try:
+            launcher = launcher_choice(os.environ)
+        except TaskSecretsError as exc:
+            _fail(str(exc), 2)
     executor = LocalClusterExecutor(
         config=config,
         project=project,
@@ -183,7 +197,9 @@ def _run(
         namespace=namespace,
         reporter=display,
         secrets=_module_secrets(module),
+        launcher=launcher,
     )
+    executor.start()  # the warm helper imports while the store opens and the secrets are checked
     try:
         with executor, use_executor(executor):
             executor.check_secrets(planned)

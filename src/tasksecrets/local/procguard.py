@@ -9,7 +9,10 @@
   a task of a runner started as root runs as root without capabilities, since with
   ``CAP_SYS_PTRACE`` it reads the runner's memory and with ``CAP_SYS_ADMIN`` its environment,
   dumpable or not (a task of any other user has no capabilities to lose).
-- :func:`stop_process_group`: SIGTERM to the whole group, SIGKILL after :data:`STOP_GRACE_S`.
+- :func:`stop_process_group`: SIGTERM to the whole group, SIGKILL after :data:`STOP_GRACE_S`; it
+  stops any :class:`TaskProcess`, a ``Popen`` or a task forked by the warm launcher
+  (:mod:`tasksecrets.local.launcher`), whose helper and forked tasks follow the same rules
+  (:func:`arm_death_signal`, :func:`make_undumpable`).
 - :func:`stop_on_signals`: SIGINT, SIGTERM and SIGHUP raise :class:`StopRequested` in the main
   thread, once, so the runner can stop its task, remove its files and exit ``128 + signal``.
 
@@ -30,14 +33,17 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from types import FrameType
-from typing import IO
+from typing import IO, Protocol
 
 __all__ = [
     "STOP_GRACE_S",
     "STOP_SIGNALS",
     "StopRequested",
+    "TaskProcess",
+    "arm_death_signal",
     "blocked_stop_signals",
     "harden_runner",
+    "make_undumpable",
     "spawn_task",
     "stop_on_signals",
     "stop_process_group",
@@ -76,6 +82,27 @@ _prctl = _find_prctl()
 _CAPABILITIES = range(_last_capability() + 1) if _prctl is not None else range(0)
 
 
+class TaskProcess(Protocol):
+    """What the runner holds of a task's process: ``subprocess.Popen`` has it, so does a warm task."""
+
+    @property
+    def pid(self) -> int: ...
+
+    @property
+    def returncode(self) -> int | None: ...
+
+    stdout: IO[bytes] | None
+    stderr: IO[bytes] | None
+
+    def poll(self) -> int | None: ...
+
+    def wait(self, timeout: float | None = None) -> int: ...
+
+    def communicate(
+        self, input: bytes | None = None, timeout: float | None = None
+    ) -> tuple[bytes, bytes]: ...
+
+
 class StopRequested(BaseException):
     """The runner received a stop signal (a BaseException, so a task's ``except Exception`` lets it by)."""
 
@@ -94,8 +121,25 @@ def harden_runner() -> None:
     # The soft limit is enough here (a process that is not dumpable dumps no core either); the hard
     # one is left to whoever started the runner. Its tasks get both at 0.
     resource.setrlimit(resource.RLIMIT_CORE, (0, resource.getrlimit(resource.RLIMIT_CORE)[1]))
+    make_undumpable()
+
+
+def make_undumpable() -> None:
+    """``PR_SET_DUMPABLE`` 0 for this process (Linux; nothing elsewhere)."""
     if _prctl is not None:
         _prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0)
+
+
+def arm_death_signal(parent_pid: int) -> None:
+    """SIGKILL this process when ``parent_pid`` (its parent) dies; exit now if it died already.
+
+    Syscalls only: it runs between fork and exec, and in a task the warm launcher forked.
+    """
+    if _prctl is None:
+        return
+    _prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+    if os.getppid() != parent_pid:
+        os._exit(1)  # the parent died before the death signal was armed: it would never come
 
 
 def _child_setup(runner_pid: int) -> Callable[[], None]:
@@ -107,14 +151,18 @@ def _child_setup(runner_pid: int) -> Callable[[], None]:
             return
         for capability in _CAPABILITIES:
             _prctl(_PR_CAPBSET_DROP, capability, 0, 0, 0)  # fails without CAP_SETPCAP: none to drop
-        _prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
-        if os.getppid() != runner_pid:
-            os._exit(1)  # the runner died before the death signal was armed: it would never come
+        arm_death_signal(runner_pid)
 
     return setup
 
 
-def spawn_task(command: Sequence[str], *, env: dict[str, str]) -> subprocess.Popen[bytes]:
+def spawn_task(
+    command: Sequence[str],
+    *,
+    env: dict[str, str],
+    pass_fds: Sequence[int] = (),
+    output: int | None = subprocess.PIPE,
+) -> subprocess.Popen[bytes]:
     """Start a task's process (see the module docstring); stdout and stderr are pipes.
 
     Call it under :func:`blocked_stop_signals`, so that a stop signal arriving while it starts is
@@ -122,14 +170,17 @@ def spawn_task(command: Sequence[str], *, env: dict[str, str]) -> subprocess.Pop
     which Python calls unsafe when other threads run (the terminal's progress spinner is one): it
     only makes syscalls through functions bound before the fork, and never imports, locks or logs.
     The death signal comes when the *thread* that started the task ends: start tasks from a thread
-    that outlives them (``tasksecrets run`` starts them from its main thread).
+    that outlives them (``tasksecrets run`` starts them from its main thread). The warm launcher's
+    helper starts here too, with its socket in ``pass_fds`` and ``output`` None (its stdout goes
+    nowhere, its stderr is the runner's).
     """
     return subprocess.Popen(
         list(command),
         env=env,
         stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL if output is None else output,
+        stderr=output,
+        pass_fds=tuple(pass_fds),
         start_new_session=True,
         preexec_fn=_child_setup(os.getpid()),
     )
@@ -150,7 +201,7 @@ def _signal_group(pgid: int, signum: int) -> None:
         os.killpg(pgid, signum)
 
 
-def stop_process_group(proc: subprocess.Popen[bytes], *, grace: float = STOP_GRACE_S) -> tuple[bytes, bytes]:
+def stop_process_group(proc: TaskProcess, *, grace: float = STOP_GRACE_S) -> tuple[bytes, bytes]:
     """Stop ``proc``'s process group (SIGTERM, then SIGKILL after ``grace``); what it printed."""
     _signal_group(proc.pid, signal.SIGTERM)
     try:
@@ -164,7 +215,7 @@ def stop_process_group(proc: subprocess.Popen[bytes], *, grace: float = STOP_GRA
     return out, err
 
 
-def _collect(proc: subprocess.Popen[bytes], grace: float) -> tuple[bytes, bytes]:
+def _collect(proc: TaskProcess, grace: float) -> tuple[bytes, bytes]:
     try:
         return proc.communicate(timeout=grace)
     except subprocess.TimeoutExpired as exc:

@@ -10,7 +10,10 @@ Per call, :class:`LocalClusterExecutor` does what a cluster would:
 3. materialize it with the local kubelet (:mod:`tasksecrets.local.kubelet`): secrets from the
    encrypted store of the pod's namespace, files under the private directory;
 4. run the container's command in a child process whose environment is the runner's, scrubbed of
-   every secret-like variable (:func:`scrub_environ`), plus the pod's env; what it prints is read as
+   every secret-like variable (:func:`scrub_environ`), plus the pod's env: by default a fork of the
+   run's warm, secret-free helper that runs the entrypoint the command names, else (``launcher=
+   "cold"``, or a command or env a fork cannot honour) a new interpreter
+   (:mod:`tasksecrets.local.launcher`); what it prints is read as
    it comes and handed to the reporter line by line, masked (:mod:`tasksecrets.local.streams`);
    read the outputs back. The child runs in its own process group, dies with the runner and dumps
    no core (:mod:`tasksecrets.local.procguard`);
@@ -35,7 +38,6 @@ finds, before any task runs, every store secret and key the given tasks' pods wo
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -54,7 +56,8 @@ from tasksecrets.contract import (
 )
 from tasksecrets.errors import TaskExecutionError
 from tasksecrets.local.kubelet import materialize_pod, remove_tree
-from tasksecrets.local.procguard import blocked_stop_signals, spawn_task, stop_process_group
+from tasksecrets.local.launcher import WarmLauncher, can_fork, launcher_choice
+from tasksecrets.local.procguard import TaskProcess, blocked_stop_signals, spawn_task, stop_process_group
 from tasksecrets.local.streams import OutputPump
 from tasksecrets.local.workdirs import make_task_dir, sweep_orphans
 from tasksecrets.sdk.masking import LineMasker
@@ -142,8 +145,10 @@ class TaskRun:
     """One task call under the local cluster (never holds a secret value).
 
     ``injections`` pairs ``group/key`` with the manager that injected it; ``prepare_s`` is render +
-    mutate + materialize, ``process_s`` the child process from spawn to exit, ``total_s`` all of it
-    including cleanup. ``output`` is what the task printed (masked). ``stopped``: the runner was
+    mutate + materialize, ``process_s`` the child process from spawn to exit (of which ``launch_s``
+    until the runner holds it), ``collect_s`` reading the outputs back, ``cleanup_s`` removing the
+    private directory, ``total_s`` all of it. ``launcher``: ``warm`` or ``cold``, how it started.
+    ``output`` is what the task printed (masked). ``stopped``: the runner was
     told to stop while the task ran, and stopped it.
     """
 
@@ -154,7 +159,11 @@ class TaskRun:
     ok: bool = False
     prepare_s: float = 0.0
     process_s: float = 0.0
+    launch_s: float = 0.0
+    collect_s: float = 0.0
+    cleanup_s: float = 0.0
     total_s: float = 0.0
+    launcher: str = ""
     output: str = ""
     stopped: bool = False
 
@@ -184,7 +193,9 @@ class LocalClusterExecutor:
     replaces the pods' ``<project>-<domain>`` namespace. ``admission``: what admits each rendered
     pod and returns the pod to run (default: the webhook's own Mutator, in process); the tests pass
     one that creates the pod through a real API server. :meth:`check_secrets` always mutates in
-    process: it only looks, and must create nothing.
+    process: it only looks, and must create nothing. ``launcher``: ``warm`` or ``cold`` (default:
+    :func:`~tasksecrets.local.launcher.launcher_choice` of ``environ``); :meth:`start` starts the
+    warm helper early, else the first task does.
     """
 
     def __init__(
@@ -200,6 +211,7 @@ class LocalClusterExecutor:
         secrets: Iterable[Secret] = (),
         python: str | None = None,
         admission: Callable[[dict[str, Any]], MutationResult] | None = None,
+        launcher: str | None = None,
     ) -> None:
         from tasksecrets.admission.config import load_config
         from tasksecrets.pods import pod_namespace
@@ -222,7 +234,11 @@ class LocalClusterExecutor:
         self._admission = admission
         self._swept = False
         self._task_dirs: set[Path] = set()
-        self._process: subprocess.Popen[bytes] | None = None
+        self._process: TaskProcess | None = None
+        self.launcher = launcher if launcher is not None else launcher_choice(self.environ)
+        self._warm = (
+            WarmLauncher(python=self.python, environ=self.environ) if self.launcher == "warm" else None
+        )
 
     # -- the Executor protocol ----------------------------------------------------------------
 
@@ -247,11 +263,23 @@ class LocalClusterExecutor:
         try:
             return self._run_in(work, task, inputs, run, started)
         finally:
+            cleanup = time.perf_counter()
             remove_tree(work)
             self._task_dirs.discard(work)
             run.total_s = time.perf_counter() - started
+            run.cleanup_s = run.total_s - (cleanup - started)
             if self.reporter is not None:
                 self.reporter.task_finished(run)
+
+    def start(self) -> None:
+        """Start the warm launcher's helper now (it imports while the run prepares); no-op when cold."""
+        if self._warm is not None:
+            self._warm.start()
+
+    @property
+    def helper_pid(self) -> int | None:
+        """The warm launcher's helper's pid while it runs, else None."""
+        return None if self._warm is None else self._warm.helper_pid
 
     # -- masking --------------------------------------------------------------------------------
 
@@ -303,7 +331,9 @@ class LocalClusterExecutor:
             self._task_dirs.discard(work)
 
     def close(self) -> None:
-        """Close the store if this executor opened it."""
+        """End the warm launcher's helper; close the store if this executor opened it."""
+        if self._warm is not None:
+            self._warm.close()
         if self._store is not None and self._store_source is None:
             self._store.close()
         self._store = None
@@ -395,6 +425,7 @@ class LocalClusterExecutor:
             run.process_s = time.perf_counter() - spawned
         if returncode != 0:
             raise self._failed(task, run, returncode, str(failure_path), stderr)
+        collect = time.perf_counter()
         try:
             outputs = read_values(str(outputs_path))
         except (OSError, ValueError) as exc:
@@ -408,6 +439,7 @@ class LocalClusterExecutor:
                 f"{self.mask(str(exc))}): return plain data, or a class importable where the workflow runs"
             ) from None
         run.ok = True
+        run.collect_s = time.perf_counter() - collect
         return outputs
 
     def _failed(
@@ -433,7 +465,9 @@ class LocalClusterExecutor:
 
         try:
             with blocked_stop_signals():  # a stop that comes meanwhile is raised once we hold the process
-                process = self._process = spawn_task(command, env=env)
+                launched = time.perf_counter()
+                process = self._process = self._launch(command, env, run)
+                run.launch_s = time.perf_counter() - launched
         except OSError as exc:
             raise TaskExecutionError(
                 f"task {run.task_name!r} cannot start: its command {command[0]!r} cannot be run "
@@ -458,6 +492,14 @@ class LocalClusterExecutor:
                 pipe.close()
         run.output = pump.text
         return returncode, pump.stream_text("stderr")
+
+    def _launch(self, command: list[str], env: dict[str, str], run: TaskRun) -> TaskProcess:
+        warm = self._warm
+        if warm is not None and can_fork(command, env, python=self.python, helper_env=warm.environ):
+            run.launcher = "warm"
+            return warm.launch(command, env, cwd=os.getcwd())
+        run.launcher = "cold"
+        return spawn_task(command, env=env)
 
     def _remember(self, values: Iterable[str]) -> None:
         fresh = [value for value in values if value not in self._values]
