@@ -9,7 +9,8 @@ type is an error pointing at its key. See docs/webhook-config.md for every key.
 The core keys are here; each secret manager declares its own section (``awsSecretManager``, ...)
 in its package, and :func:`config_model` assembles the whole ``webhook:`` section from the
 registry, third-party managers included: a manager's injector is built from its section alone
-(:func:`build_injector`).
+(:func:`build_injector`). The defaults the mutator reads live in :mod:`tasksecrets.admission.defaults`,
+which serves a run without a config file without importing pydantic.
 """
 
 from __future__ import annotations
@@ -32,11 +33,12 @@ from pydantic import (
 )
 
 from tasksecrets.admission.clienturl import webhook_url
+from tasksecrets.admission.defaults import DEFAULT_MAX_SECRETS_PER_POD, WEBHOOK_DEFAULTS, build_injector
 from tasksecrets.admission.httplimits import HttpLimits
 from tasksecrets.contract import DEFAULT_SERVICE_NAME
 from tasksecrets.errors import ConfigError
 from tasksecrets.managers.global_.settings import GlobalSecretsConfig
-from tasksecrets.managers.plugin import Injector, ManagerPlugin, SharedSettings
+from tasksecrets.managers.plugin import ManagerPlugin, SharedSettings
 from tasksecrets.managers.registry import all_plugins, canonical_manager_name, known_manager_names
 from tasksecrets.managers.settings import Section
 from tasksecrets.yamltext import describe_yaml_error
@@ -51,10 +53,6 @@ __all__ = [
     "load_config",
     "parse_config",
 ]
-
-# webhook.maxSecretsPerPod's default: far above what a task asks for (a few, rarely tens), low enough
-# that a review at the limit stays in milliseconds with every manager (benchmarks/large_pods.py).
-DEFAULT_MAX_SECRETS_PER_POD = 256
 
 # Flyte's SecretManagerType enum numbers, for configs that give the number.
 _MANAGER_NUMBERS = ("Global", "K8s", "AWS", "GCP", "Vault", "Embedded", "Azure")
@@ -83,7 +81,7 @@ class WebhookConfig(Section):
     service_name: str = Field(default=DEFAULT_SERVICE_NAME, alias="serviceName", min_length=1)
     service_port: int = Field(default=443, alias="servicePort", ge=1, le=65535)
     secret_name: str = Field(default=DEFAULT_SERVICE_NAME, alias="secretName", min_length=1)
-    secret_manager_type: str = Field(default="K8s", alias="secretManagerType")
+    secret_manager_type: str = Field(default=WEBHOOK_DEFAULTS.secret_manager_type, alias="secretManagerType")
     secret_manager_types: list[str] | None = Field(default=None, alias="secretManagerTypes")
     embedded_secret_manager_config: EmbeddedManagerConfig = Field(
         default_factory=lambda: EmbeddedManagerConfig.model_validate({}), alias="embeddedSecretManagerConfig"
@@ -97,18 +95,20 @@ class WebhookConfig(Section):
     kube_client_config: dict[str, Any] = Field(default_factory=dict, alias="kubeClientConfig")
     secret_env_var_prefix: str | None = Field(default=None, alias="secretEnvVarPrefix")
     webhook_timeout: int | None = Field(default=None, alias="webhookTimeout", ge=1, le=30)
-    # Ours.
-    on_injection_error: Literal["deny", "admit"] = Field(default="deny", alias="onInjectionError")
+    # Ours. The defaults the mutator reads come from WEBHOOK_DEFAULTS (the config without a file).
+    on_injection_error: Literal["deny", "admit"] = Field(
+        default=WEBHOOK_DEFAULTS.on_injection_error, alias="onInjectionError"
+    )
     timeout_seconds: int = Field(default=10, alias="timeoutSeconds", ge=1, le=30)
     workers: int = Field(default=1, ge=1, le=64)
     cert_validity_days: int = Field(default=90, alias="certValidityDays", ge=1)
     cert_renew_before_days: int = Field(default=30, alias="certRenewBeforeDays", ge=0)
-    # ENV_VAR requests to file-only managers (AWS, GCP, Vault, Azure) are served as files the task's
-    # entrypoint exports into the env vars; false refuses them as Flyte does (docs/secret-managers.md).
-    export_env_vars: bool = Field(default=True, alias="exportEnvVars")
+    export_env_vars: bool = Field(default=WEBHOOK_DEFAULTS.export_env_vars, alias="exportEnvVars")
     # A pod with more secret requests is denied before any is decoded: what one review may cost is
     # bounded (the webhook runs with failurePolicy: Fail). Generous for real pods (docs/webhook-config.md).
-    max_secrets_per_pod: int = Field(default=DEFAULT_MAX_SECRETS_PER_POD, alias="maxSecretsPerPod", ge=1)
+    max_secrets_per_pod: int = Field(
+        default=WEBHOOK_DEFAULTS.max_secrets_per_pod, alias="maxSecretsPerPod", ge=1
+    )
     http: HttpLimits = Field(default_factory=lambda: HttpLimits.model_validate({}))
     # Where the API server calls us when it cannot reach a Service (a control plane outside the
     # cluster's network, as in development): the registration's clientConfig.url (docs/webhook-config.md).
@@ -198,11 +198,6 @@ class Config(BaseModel):
             return None
         value = getattr(self.webhook, _field_name(plugin.section), None)
         return value if isinstance(value, model) else model.model_validate({})
-
-
-def build_injector(plugin: ManagerPlugin, config: Config) -> Injector:
-    """The manager's injector, built from its own section and the shared settings only."""
-    return plugin.load_injector().from_config(config.section(plugin), shared=config.shared)
 
 
 def _field_name(section: str) -> str:

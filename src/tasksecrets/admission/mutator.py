@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from tasksecrets.admission.config import Config, build_injector
+from tasksecrets.admission.defaults import MutatorConfig, build_injector
 from tasksecrets.admission.memo import AnswerMemo
 from tasksecrets.admission.patches import apply_patch, build_patch
 from tasksecrets.contract import ANNOTATION_PREFIX
@@ -95,7 +95,7 @@ class MutationResult:
         )
 
 
-def _build_chain(config: Config, global_secrets: GlobalSecretSource | None) -> list[Injector]:
+def _build_chain(config: MutatorConfig, global_secrets: GlobalSecretSource | None) -> list[Injector]:
     # Global is skipped when it holds nothing: it could only decline.
     chain: list[Injector] = []
     if global_secrets is not None and not global_secrets.holds_nothing:
@@ -116,7 +116,7 @@ class Mutator:
 
     def __init__(
         self,
-        config: Config,
+        config: MutatorConfig,
         *,
         global_secrets: GlobalSecretSource | None = None,
         injectors: Sequence[Injector] | None = None,
@@ -284,7 +284,7 @@ class _Denied(Exception):
 
 
 def mutate_pod(
-    pod: Mapping[str, Any], config: Config, *, global_secrets: GlobalSecretSource | None = None
+    pod: Mapping[str, Any], config: MutatorConfig, *, global_secrets: GlobalSecretSource | None = None
 ) -> MutationResult:
     """Mutate ``pod`` as the webhook configured by ``config`` would.
 

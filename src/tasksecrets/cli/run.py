@@ -21,7 +21,7 @@ import contextlib
 import os
 import sys
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -43,6 +43,9 @@ from tasksecrets.sdk.outputs import output_items
 from tasksecrets.sdk.secret import Secret
 from tasksecrets.sdk.task import Task
 from tasksecrets.sdk.workflow import Workflow, referenced_tasks
+
+if TYPE_CHECKING:
+    from tasksecrets.admission.defaults import MutatorConfig
 
 __all__ = ["EPILOG", "run_cmd"]
 
@@ -164,17 +167,13 @@ def _run(
     config_path: str | None,
     cold: bool,
 ) -> None:
-    from tasksecrets.admission.config import load_config
     from tasksecrets.pods import pod_namespace
 
     try:
         pod_namespace(project, domain, namespace=namespace)
     except ManifestError as exc:
         raise click.UsageError(str(exc)) from None
-    try:
-        config = load_config(config_path)
-    except ConfigError as exc:
-        raise click.BadParameter(str(exc), param_hint="--config") from None
+    config = _run_config(config_path)
     module = _load(file)
     entity = _find_entity(module, name, file)
     kind = "workflow" if isinstance(entity, Workflow) else "task"
@@ -216,6 +215,21 @@ def _run(
         _fail(f"{kind} {entity.name!r} failed:\n{executor.mask(trimmed)}", 1)
     display.close()
     _print_outputs(output_items(entity.outputs, result), executor, terminal=terminal)
+
+
+def _run_config(config_path: str | None) -> MutatorConfig:
+    # Without a file the defaults need no validation: pydantic, a tenth of a second of start-up,
+    # is imported only to load a file.
+    if config_path is None:
+        from tasksecrets.admission.defaults import DEFAULT_CONFIG
+
+        return DEFAULT_CONFIG
+    from tasksecrets.admission.config import load_config
+
+    try:
+        return load_config(config_path)
+    except ConfigError as exc:
+        raise click.BadParameter(str(exc), param_hint="--config") from None
 
 
 def _exit_stopped(stop: StopRequested, executor: LocalClusterExecutor | None) -> None:

@@ -71,7 +71,7 @@ from tasksecrets.sdk.values import (
 )
 
 if TYPE_CHECKING:
-    from tasksecrets.admission.config import Config
+    from tasksecrets.admission.defaults import MutatorConfig
     from tasksecrets.admission.mutator import MutationResult, Mutator
     from tasksecrets.local.store import SecretStore
     from tasksecrets.sdk.task import Task
@@ -201,7 +201,7 @@ class LocalClusterExecutor:
     def __init__(
         self,
         *,
-        config: Config | None = None,
+        config: MutatorConfig | None = None,
         project: str = "flytesnacks",
         domain: str = "development",
         namespace: str | None = None,
@@ -213,12 +213,12 @@ class LocalClusterExecutor:
         admission: Callable[[dict[str, Any]], MutationResult] | None = None,
         launcher: str | None = None,
     ) -> None:
-        from tasksecrets.admission.config import load_config
+        from tasksecrets.admission.defaults import DEFAULT_CONFIG
         from tasksecrets.pods import pod_namespace
 
         # A bad project, domain or namespace fails before any task runs.
         self.namespace = pod_namespace(project, domain, namespace=namespace)
-        self.config = config if config is not None else load_config(None)
+        self.config: MutatorConfig = config if config is not None else DEFAULT_CONFIG
         self.project = project
         self.domain = domain
         self.environ: Mapping[str, str] = os.environ if environ is None else environ

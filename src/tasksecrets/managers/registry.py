@@ -20,11 +20,13 @@ import importlib
 import sys
 from collections.abc import Callable
 from functools import cache
-from importlib.metadata import EntryPoint, entry_points
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tasksecrets.errors import InjectorNotFoundError, TaskExecutionError
 from tasksecrets.managers.plugin import Injector, ManagerPlugin, MaterializerKind, load_target
+
+if TYPE_CHECKING:
+    from importlib.metadata import EntryPoint
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -72,6 +74,10 @@ def _entry_points() -> dict[str, EntryPoint]:
 
 @functools.lru_cache(maxsize=4)
 def _entry_points_on(path: tuple[str, ...]) -> dict[str, EntryPoint]:
+    # Imported here: a run with the built-in managers never scans, and importlib.metadata costs
+    # milliseconds of start-up (email parsing, zipfile, csv).
+    from importlib.metadata import entry_points
+
     return {ep.name.lower(): ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
 
 

@@ -18,8 +18,8 @@ from tasksecrets.contract import MountType
 from tasksecrets.errors import AccessDeniedError, InjectionError
 from tasksecrets.managers.editor import PodEditor
 from tasksecrets.managers.fragments import check_env_var, env_prefix_var, env_value, pod_env_name
+from tasksecrets.managers.global_.defaults import GlobalSettings
 from tasksecrets.managers.global_.policy import GlobalAccessPolicy
-from tasksecrets.managers.global_.settings import GlobalSecretsConfig
 from tasksecrets.managers.global_.source import GlobalSecretSource
 from tasksecrets.managers.memo import SecretMemo
 from tasksecrets.managers.plugin import SharedSettings
@@ -43,7 +43,7 @@ class GlobalInjector:
         self._reasons = SecretMemo(self._not_held_reason)
 
     @classmethod
-    def from_config(cls, section: GlobalSecretsConfig, *, shared: SharedSettings) -> GlobalInjector:
+    def from_config(cls, section: GlobalSettings, *, shared: SharedSettings) -> GlobalInjector:
         """Global over this process's environment and the section's ``secrets-prefix``, under its policy."""
         return cls(
             GlobalSecretSource.from_settings(section), policy=GlobalAccessPolicy.from_settings(section)

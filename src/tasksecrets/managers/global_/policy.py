@@ -14,7 +14,7 @@ import fnmatch
 import re
 from collections.abc import Sequence
 
-from tasksecrets.managers.global_.settings import GlobalAccessRule, GlobalSecretsConfig
+from tasksecrets.managers.global_.defaults import AccessRule, GlobalSettings
 
 __all__ = ["POLICY_SETTING", "GlobalAccessPolicy"]
 
@@ -28,13 +28,13 @@ def _any_of(patterns: Sequence[str]) -> re.Pattern[str]:
 class GlobalAccessPolicy:
     """The rules of ``secrets.accessPolicy``; ``None`` rules allow every namespace every group."""
 
-    def __init__(self, rules: Sequence[GlobalAccessRule] | None = None) -> None:
+    def __init__(self, rules: Sequence[AccessRule] | None = None) -> None:
         self.restricted = rules is not None
         # Each rule's globs compiled into one pattern per side: a check costs the rules, not the globs.
         self._rules = [(_any_of(r.namespaces), _any_of(r.groups)) for r in rules or ()]
 
     @classmethod
-    def from_settings(cls, settings: GlobalSecretsConfig) -> GlobalAccessPolicy:
+    def from_settings(cls, settings: GlobalSettings) -> GlobalAccessPolicy:
         """The policy of the ``secrets:`` section (none when ``accessPolicy`` is not set)."""
         return cls(settings.access_policy)
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from tasksecrets.contract import GLOBAL_ENV_PREFIX, GLOBAL_SECRETS_DIR
+from tasksecrets.managers.global_.defaults import GLOBAL_DEFAULTS
 from tasksecrets.managers.settings import Section
 
 __all__ = ["GlobalAccessRule", "GlobalSecretsConfig"]
@@ -23,8 +23,9 @@ class GlobalAccessRule(Section):
 class GlobalSecretsConfig(Section):
     """The ``secrets:`` section: where Global finds the values the webhook holds itself."""
 
-    env_prefix: str = Field(default=GLOBAL_ENV_PREFIX, alias="env-prefix")
-    secrets_prefix: str = Field(default=GLOBAL_SECRETS_DIR, alias="secrets-prefix")
-    type: str = "local"
+    # Defaults from GLOBAL_DEFAULTS, which the runner uses as is when there is no config file.
+    env_prefix: str = Field(default=GLOBAL_DEFAULTS.env_prefix, alias="env-prefix")
+    secrets_prefix: str = Field(default=GLOBAL_DEFAULTS.secrets_prefix, alias="secrets-prefix")
+    type: str = GLOBAL_DEFAULTS.type
     # None (not set): every namespace may receive every group, as in Flyte.
     access_policy: list[GlobalAccessRule] | None = Field(default=None, alias="accessPolicy")

@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from tasksecrets.contract import GLOBAL_ENV_PREFIX, GLOBAL_SECRETS_DIR, GLOBAL_SOURCE_ENV, GLOBAL_SOURCE_FILE
-from tasksecrets.managers.global_.settings import GlobalSecretsConfig
+from tasksecrets.managers.global_.defaults import GlobalSettings
 from tasksecrets.managers.memo import SecretMemo
 from tasksecrets.sdk.secret import Secret
 
@@ -55,7 +55,7 @@ class GlobalSecretSource:
 
     @classmethod
     def from_settings(
-        cls, settings: GlobalSecretsConfig, *, environ: Mapping[str, str] | None = None
+        cls, settings: GlobalSettings, *, environ: Mapping[str, str] | None = None
     ) -> GlobalSecretSource:
         """As the server finds them: the process environment (or ``environ``) and ``secrets-prefix``."""
         return cls(
