@@ -1,9 +1,9 @@
 """The warm launcher: its helper holds no secret, its tasks start as cold ones do, ``--cold`` is cold.
 
-The helper is read through ``/proc`` while its run is open, after tasks that received secrets
-were forked from it. It is not dumpable, so its ``mem`` is readable only with ``CAP_SYS_PTRACE``:
-these tests read it as root (the project's test machines run as root), with no hook that makes the
-helper dumpable.
+The helper, and the spare it forked for the next task, are read through ``/proc`` while their run
+is open, after tasks that received secrets were forked from the helper. Neither is dumpable, so
+their ``mem`` is readable only with ``CAP_SYS_PTRACE``: these tests read it as root (the project's
+test machines run as root), with no hook that makes them dumpable.
 """
 
 from __future__ import annotations
@@ -64,6 +64,19 @@ def state() -> dict:
 
 
 @task
+def descriptors() -> list:
+    # What the task's process holds open, by kind (the fd this listing uses aside).
+    kinds = set()
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except FileNotFoundError:
+            continue
+        kinds.add(target.split(":")[0] if ":" in target else "file")
+    return sorted(kinds)
+
+
+@task
 def parent() -> int:
     return os.getppid()
 
@@ -104,6 +117,26 @@ def _secret_values() -> list[bytes]:
     return [*FAKE.values(), *(value.encode() for value in RUNNER_SECRETS.values())]
 
 
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (from each ``/proc/N/stat``)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            stat = (entry / "stat").read_bytes() if entry.name.isdigit() else b""
+        except OSError:  # it ended meanwhile
+            continue
+        if stat and int(stat[stat.rfind(b")") + 2 :].split()[1]) == pid:
+            found.append(int(entry.name))
+    return found
+
+
+def _spare_of(helper: int) -> int:
+    """The helper's spare: once its tasks have ended, its only child."""
+    children = _children(helper)
+    assert len(children) == 1, children
+    return children[0]
+
+
 def _readable_memory(pid: int) -> Iterator[bytes]:
     with open(f"/proc/{pid}/maps", encoding="ascii") as maps, open(f"/proc/{pid}/mem", "rb", 0) as mem:
         for line in maps:
@@ -127,20 +160,43 @@ def test_the_helper_holds_no_secret_in_its_environment_or_memory(store: SecretSt
         assert [run.launcher for run in executor.runs] == ["warm"] * 3
         helper = executor.helper_pid
         assert helper is not None
-        environ = Path(f"/proc/{helper}/environ").read_bytes()
-        memory = b"".join(_readable_memory(helper))
-        status = Path(f"/proc/{helper}/status").read_text()
-        owner = Path(f"/proc/{helper}").stat().st_uid
-    # the control: the scan sees what the helper does hold (its PATH, its entrypoint's code)
-    assert os.environ["PATH"].encode() in environ and os.environ["PATH"].encode() in memory
-    assert b"tasksecrets.cli.forkserver" in memory and len(memory) > 1_000_000
-    for value in _secret_values():
-        assert value not in environ and value not in memory
-    for name in RUNNER_SECRETS:
-        assert name.encode() + b"=" not in environ
-    # not dumpable shows as a root-owned /proc entry; no core dumps
-    assert owner == 0
-    assert "CapBnd:\t0000000000000000" in status
+        spare = _spare_of(helper)
+        held = {pid: _held(pid) for pid in (helper, spare)}
+    for environ, memory, status, owner in held.values():
+        # the control: the scan sees what the process does hold (its PATH, its entrypoint's code)
+        assert os.environ["PATH"].encode() in environ and os.environ["PATH"].encode() in memory
+        assert b"tasksecrets.cli.forkserver" in memory and len(memory) > 1_000_000
+        for value in _secret_values():
+            assert value not in environ and value not in memory
+        for name in RUNNER_SECRETS:
+            assert name.encode() + b"=" not in environ
+        # not dumpable shows as a root-owned /proc entry; no core dumps
+        assert owner == 0
+        assert "CapBnd:\t0000000000000000" in status
+
+
+def _held(pid: int) -> tuple[bytes, bytes, str, int]:
+    """A process's environ, readable memory, status and /proc owner."""
+    environ = Path(f"/proc/{pid}/environ").read_bytes()
+    memory = b"".join(_readable_memory(pid))
+    return environ, memory, Path(f"/proc/{pid}/status").read_text(), Path(f"/proc/{pid}").stat().st_uid
+
+
+def test_a_spare_killed_while_it_waits_is_replaced_and_the_run_ends_its_spare(
+    store: SecretStore, module: Any
+) -> None:
+    executor = LocalClusterExecutor(store=store, environ=_environ(), launcher="warm")
+    with executor, use_executor(executor):
+        assert module.parent() > 0  # the helper is up and has forked its spare
+        helper = executor.helper_pid
+        assert helper is not None
+        killed = _spare_of(helper)
+        os.kill(killed, signal.SIGKILL)
+        assert module.holder() == (FAKE["password"] + FAKE["token"]).decode()
+        assert executor.runs[-1].launcher == "warm" and executor.runs[-1].ok
+        spare = _spare_of(helper)  # the killed one was reaped; a new one waits
+        assert spare != killed
+    assert _gone(spare) and _gone(helper)
 
 
 def test_a_task_imports_its_heavy_modules_in_its_own_process_only(store: SecretStore, module: Any) -> None:
@@ -176,6 +232,18 @@ def test_a_warm_task_starts_with_the_env_cwd_argv_and_group_of_a_cold_one(
     env = states["warm"]["env"]
     assert states["warm"]["got"] is True and states["warm"]["argv"][1] == "execute"
     assert "TASKSECRETS_FAILURE_FILE" in env and not set(RUNNER_SECRETS) & set(env)
+
+
+def test_a_warm_task_holds_no_descriptor_of_its_helper_or_runner(store: SecretStore, module: Any) -> None:
+    kinds = {}
+    for launcher in ("warm", "cold"):
+        executor = LocalClusterExecutor(store=store, environ=_environ(), launcher=launcher)
+        with executor, use_executor(executor):
+            module.parent()  # another task first: its spare was forked while the helper held more
+            kinds[launcher] = module.descriptors()
+    assert kinds["warm"] == kinds["cold"]
+    assert "socket" not in kinds["warm"] and "anon_inode" not in kinds["warm"]
+    assert "pipe" in kinds["warm"]  # the control: its stdout and stderr
 
 
 def _cli_env(home: Path, tmp_path: Path) -> dict[str, str]:
@@ -214,7 +282,7 @@ def _gone(pid: int) -> bool:
     return stat[stat.rfind(b")") + 2 :].split()[0] == b"Z"  # a zombie no init reaps runs no more
 
 
-def test_a_sigkilled_runner_takes_its_helper_and_the_helpers_task_along(
+def test_a_sigkilled_runner_takes_its_helper_its_task_and_its_spare_along(
     store: SecretStore, module: Any, tmp_path: Path
 ) -> None:
     env = {**_cli_env(tmp_path / "home", tmp_path), "TASK_PIDS": str(tmp_path / "task.pids")}
@@ -229,15 +297,19 @@ def test_a_sigkilled_runner_takes_its_helper_and_the_helpers_task_along(
     while not ready.exists() and runner.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
     task, helper = (int(pid) for pid in ready.read_text().split())
+    spare = 0  # until found
     try:
         assert helper != runner.pid and f"{runner.pid}" == Path(f"/proc/{helper}/stat").read_text().split()[3]
+        while len(_children(helper)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)  # the helper forks its next spare as its task starts
+        (spare,) = set(_children(helper)) - {task}
         runner.kill()
         runner.wait(timeout=60)
         deadline = time.monotonic() + 30
-        while not (_gone(task) and _gone(helper)) and time.monotonic() < deadline:
+        while not all(_gone(pid) for pid in (task, helper, spare)) and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert _gone(helper) and _gone(task)
+        assert _gone(helper) and _gone(task) and _gone(spare)
     finally:
-        for pid in (task, helper):
+        for pid in (task, helper, spare):
             if not _gone(pid):
                 os.kill(pid, signal.SIGKILL)

@@ -5,26 +5,34 @@ with an environment that holds no secret (an allow-list of the interpreter's own
 unix socket ``FD``. It makes itself not dumpable, imports :mod:`tasksecrets.cli.execute` and then
 serves the runner (the protocol's constants are the launcher's):
 
+- the helper keeps one *spare*: a fork of itself made before the spec of any task it will run
+  exists. The spare drops what the helper holds (the runner's socket, its selector, the pidfds of
+  running tasks), makes its own session (so its own process group), arms its death signal on the
+  helper, collects its garbage (the pages a collection would copy during the task are copied
+  before it) and waits on a private channel. The fork and that preparation happen while the
+  previous task runs, not while the runner waits;
 - the runner sends one byte with three file descriptors
   (:data:`~tasksecrets.local.launcher.REQUEST`): the read end of a pipe carrying the task's spec
   (its arguments from ``execute`` on, env, cwd as JSON), and the write ends of the task's stdout
-  and stderr pipes. The helper never reads the spec: it forks, closes its copies and goes on
-  waiting. The secret values the spec holds reach the forked task only;
-- the forked task makes its own session (so its own process group), arms its death signal on the
-  helper, sends ``P`` with its pid (:data:`~tasksecrets.local.launcher.MESSAGE`) and closes the
-  socket, then reads its spec, takes the pipes as stdout and stderr, replaces its whole
-  environment with the spec's, changes to its cwd and runs what ``python -m tasksecrets execute``
-  runs, with the same exit status;
+  and stderr pipes. The helper never reads the spec: it passes the three to its spare
+  (:data:`TASK`; a spare that died waiting is replaced by one forked then), closes its copies,
+  sends ``P`` with the spare's pid (:data:`~tasksecrets.local.launcher.MESSAGE`) and forks the next
+  spare. The secret values the spec holds reach that task only;
+- the task closes its channel, reads its spec, takes the pipes as stdout and stderr, replaces its
+  whole environment with the spec's, changes to its cwd and runs what
+  ``python -m tasksecrets execute`` runs, with the same exit status;
 - when a task ends, the helper reaps it and sends ``X`` with its pid and wait status.
 
-The helper ends when the runner closes its socket; it dies with the runner (its death signal) and
-its tasks die with it (theirs). What a task imports is imported in the task's process only.
+The helper ends when the runner closes its socket, and ends its spare first (its channel closes);
+it dies with the runner (its death signal) and its tasks and spare die with it (theirs). What a
+task imports is imported in the task's process only.
 """
 
 from __future__ import annotations
 
 import atexit
 import contextlib
+import gc
 import json
 import os
 import selectors
@@ -39,6 +47,8 @@ from tasksecrets.local.launcher import MESSAGE, REQUEST
 from tasksecrets.local.procguard import arm_death_signal, make_undumpable
 
 __all__ = ["main"]
+
+TASK = b"T"  # from the helper to its spare, with the three fds of the request it takes
 
 
 def _exit_code(exc: SystemExit) -> int:
@@ -60,13 +70,9 @@ def _read_spec(fd: int) -> dict[str, Any]:
     return loaded
 
 
-def _become_task(fds: list[int], sock: socket.socket, helper_pid: int) -> None:
-    # In the forked child, before any of the task's code: the same state a cold task starts in.
+def _become_task(fds: list[int]) -> None:
+    # In the spare, once it is given a task: the same state a cold task starts in.
     spec_fd, out_fd, err_fd = fds
-    os.setsid()
-    arm_death_signal(helper_pid)
-    sock.sendall(MESSAGE.pack(b"P", os.getpid(), 0))
-    sock.close()  # the task cannot talk to the helper
     spec = _read_spec(spec_fd)
     os.dup2(out_fd, 1)
     os.dup2(err_fd, 2)
@@ -79,9 +85,9 @@ def _become_task(fds: list[int], sock: socket.socket, helper_pid: int) -> None:
     sys.argv = [os.path.join(os.path.dirname(tasksecrets.__file__), "__main__.py"), *spec["argv"]]
 
 
-def _run_task(fds: list[int], sock: socket.socket, helper_pid: int) -> int:
+def _run_task(fds: list[int]) -> int:
     try:
-        _become_task(fds, sock, helper_pid)
+        _become_task(fds)
         from tasksecrets.cli.execute import main
 
         main(sys.argv[2:])
@@ -112,46 +118,114 @@ def _finish() -> None:
             stream.flush()
 
 
-def _fork(fds: list[int], sock: socket.socket) -> int:
-    helper_pid = os.getpid()
-    pid = os.fork()
-    if pid == 0:
-        code = 1
-        try:
-            code = _run_task(fds, sock, helper_pid)
-            _finish()
-        finally:
-            os._exit(code)
-    for fd in fds:
-        os.close(fd)
-    return pid
+def _await_task(channel: socket.socket, helper_pid: int) -> int:
+    # The spare: its own session (so its own process group) and death signal now, then a collection,
+    # which copies now the pages of the helper's objects that the task's first collection would
+    # copy while it runs; then it waits for its task.
+    os.setsid()
+    arm_death_signal(helper_pid)
+    gc.collect()
+    data, fds, _flags, _addr = socket.recv_fds(channel, 1, 3)
+    channel.close()  # the task cannot talk to the helper
+    if data != TASK or len(fds) != 3:
+        return 0  # the helper ended (its run is over) before it had a task for this spare
+    code = _run_task(fds)
+    _finish()
+    return code
 
 
-def _serve(sock: socket.socket) -> None:
-    running: dict[int, int] = {}  # pidfd -> pid
-    with selectors.DefaultSelector() as selector:
-        selector.register(sock, selectors.EVENT_READ)
-        while True:
-            for key, _ in selector.select():
-                if key.fileobj is sock:
-                    data, fds, _flags, _addr = socket.recv_fds(sock, 1, 3)
-                    if not data:
-                        return  # the runner closed its end: its run is over
-                    if data != REQUEST or len(fds) != 3:
-                        for fd in fds:
-                            os.close(fd)
-                        continue
-                    pid = _fork(fds, sock)
-                    pidfd = os.pidfd_open(pid)
-                    running[pidfd] = pid
-                    selector.register(pidfd, selectors.EVENT_READ)
-                else:
-                    pidfd = int(key.fd)
-                    pid = running.pop(pidfd)
-                    selector.unregister(pidfd)
+class _Helper:
+    """The helper's state: the runner's socket, the tasks it runs, and its spare."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.selector = selectors.DefaultSelector()
+        self.running: dict[int, int] = {}  # pidfd -> pid
+        self.spare: tuple[int, socket.socket] | None = None  # pid, the channel to it
+
+    def _fork_spare(self) -> tuple[int, socket.socket]:
+        helper_pid = os.getpid()
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                # What the helper holds is not the task's: the runner's socket, the helper's
+                # selector, the pidfds of the tasks running now.
+                ours.close()
+                self.sock.close()
+                self.selector.close()
+                for pidfd in self.running:
                     os.close(pidfd)
-                    _, status = os.waitpid(pid, 0)
-                    sock.sendall(MESSAGE.pack(b"X", pid, status))
+                code = _await_task(theirs, helper_pid)
+            finally:
+                os._exit(code)
+        theirs.close()
+        return pid, ours
+
+    def _hand_over(self, fds: list[int]) -> int:
+        # The spare made after the last task (or one made now) takes this one; a spare that died
+        # waiting (killed from outside) is reaped and replaced once.
+        for attempt in range(2):
+            pid, channel = self.spare or self._fork_spare()
+            self.spare = None
+            try:
+                socket.send_fds(channel, [TASK], fds)
+                return pid
+            except OSError:
+                if attempt:
+                    raise
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+            finally:
+                channel.close()
+        raise AssertionError("unreachable")
+
+    def launch(self, fds: list[int]) -> None:
+        try:
+            pid = self._hand_over(fds)
+        finally:
+            for fd in fds:
+                os.close(fd)
+        pidfd = os.pidfd_open(pid)
+        self.running[pidfd] = pid
+        self.selector.register(pidfd, selectors.EVENT_READ)
+        self.sock.sendall(MESSAGE.pack(b"P", pid, 0))
+        self.spare = self._fork_spare()  # while the task runs, for the next one
+
+    def reap(self, pidfd: int) -> None:
+        pid = self.running.pop(pidfd)
+        self.selector.unregister(pidfd)
+        os.close(pidfd)
+        _, status = os.waitpid(pid, 0)
+        self.sock.sendall(MESSAGE.pack(b"X", pid, status))
+
+    def serve(self) -> None:
+        self.selector.register(self.sock, selectors.EVENT_READ)
+        self.spare = self._fork_spare()
+        while True:
+            for key, _ in self.selector.select():
+                if key.fileobj is not self.sock:
+                    self.reap(int(key.fd))
+                    continue
+                data, fds, _flags, _addr = socket.recv_fds(self.sock, 1, 3)
+                if not data:
+                    return  # the runner closed its end: its run is over
+                if data == REQUEST and len(fds) == 3:
+                    self.launch(fds)
+                else:
+                    for fd in fds:
+                        os.close(fd)
+
+    def close(self) -> None:
+        """End the spare (its channel closes, it exits) and wait for it."""
+        if self.spare is not None:
+            pid, channel = self.spare
+            self.spare = None
+            channel.close()
+            os.waitpid(pid, 0)
+        self.selector.close()
 
 
 def main(argv: list[str]) -> None:
@@ -165,8 +239,12 @@ def main(argv: list[str]) -> None:
 
     sys.stdout.flush()
     sys.stderr.flush()
-    with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # the runner is gone
-        _serve(sock)
+    helper = _Helper(sock)
+    try:
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # the runner is gone
+            helper.serve()
+    finally:
+        helper.close()
 
 
 if __name__ == "__main__":
