@@ -8,8 +8,7 @@ serves the runner (the protocol's constants are the launcher's):
 - the helper keeps one *spare*: a fork of itself made before the spec of any task it will run
   exists. The spare drops what the helper holds (the runner's socket, its selector, the pidfds of
   running tasks), makes its own session (so its own process group), arms its death signal on the
-  helper, collects its garbage (the pages a collection would copy during the task are copied
-  before it) and waits on a private channel. The fork and that preparation happen while the
+  helper and waits on a private channel. The fork and that preparation happen while the
   previous task runs, not while the runner waits;
 - the runner sends one byte with three file descriptors
   (:data:`~tasksecrets.local.launcher.REQUEST`): the read end of a pipe carrying the task's spec
@@ -32,7 +31,6 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import gc
 import json
 import os
 import selectors
@@ -119,12 +117,10 @@ def _finish() -> None:
 
 
 def _await_task(channel: socket.socket, helper_pid: int) -> int:
-    # The spare: its own session (so its own process group) and death signal now, then a collection,
-    # which copies now the pages of the helper's objects that the task's first collection would
-    # copy while it runs; then it waits for its task.
+    # The spare: its own session (so its own process group) and death signal now, then it waits
+    # for its task.
     os.setsid()
     arm_death_signal(helper_pid)
-    gc.collect()
     data, fds, _flags, _addr = socket.recv_fds(channel, 1, 3)
     channel.close()  # the task cannot talk to the helper
     if data != TASK or len(fds) != 3:
