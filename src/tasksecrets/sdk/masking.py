@@ -14,6 +14,10 @@ that *is* a value, whatever its length. Multi-line values (keys,
 certificates) are masked whole and line by line. Every value is also masked in the forms it is
 printed in: escaped by ``repr()`` and ``ascii()`` (of the str and of its UTF-8 bytes), escaped by
 JSON, and base64-encoded (standard and URL-safe, padded or not, alone or inside longer base64 data).
+
+The forms are found as one alternation of them, longest first, would find them; the pattern that
+searches holds only each form's first :data:`HEAD_LENGTH` characters, so a value of a megabyte (a
+certificate bundle) is registered in milliseconds, not the seconds a pattern of its length takes.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import logging
 import re
 import threading
 import traceback
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 __all__ = [
@@ -45,10 +49,14 @@ MIN_MASKED_LENGTH = 3
 # match unrelated encoded data too often.
 MIN_BASE64_CORE = 8
 
+# The first characters of a form that the pattern searching for it holds: the rest is compared
+# where the pattern finds them, so a value of a megabyte compiles no megabyte-long pattern.
+HEAD_LENGTH = 32
+
 _lock = threading.Lock()
 # value -> number of open scopes that registered it; a value stays masked while any scope holds it.
 _counts: dict[str, int] = {}
-_pattern: re.Pattern[str] | None = None
+_finder: _Finder | None = None
 
 
 def _fragments(value: str | bytes) -> list[str]:
@@ -106,14 +114,50 @@ def _urlsafe(encoded: str) -> str:
     return encoded.replace("+", "-").replace("/", "_")
 
 
+class _Finder:
+    """Finds fixed strings in text as one alternation of them, longest first, would.
+
+    Scanning left to right, at the first position where any string starts, the longest string
+    starting there is the match, and the scan goes on after it. The compiled pattern holds each
+    string's first :data:`HEAD_LENGTH` characters only; where one of those is found, the strings
+    are compared whole there (so every position a whole string starts at is looked at).
+    """
+
+    def __init__(self, strings: Iterable[str]) -> None:
+        # Longest first, so a value that contains another one is masked whole.
+        self._ordered = sorted({s for s in strings if s}, key=len, reverse=True)
+        heads = sorted({s[:HEAD_LENGTH] for s in self._ordered}, key=len, reverse=True)
+        self._heads = re.compile("|".join(re.escape(head) for head in heads))
+
+    @property
+    def longest(self) -> int:
+        return len(self._ordered[0]) if self._ordered else 0
+
+    def spans(self, text: str) -> Iterator[tuple[int, int]]:
+        """``(start, end)`` of each match, in order."""
+        position = 0
+        while (found := self._heads.search(text, position)) is not None:
+            start = found.start()
+            end = next((start + len(s) for s in self._ordered if text.startswith(s, start)), None)
+            if end is None:
+                position = start + 1
+                continue
+            yield start, end
+            position = end
+
+    def sub(self, text: str) -> str:
+        """``text`` with every match replaced by :data:`MASK`."""
+        parts: list[str] = []
+        done = 0
+        for start, end in self.spans(text):
+            parts += (text[done:start], MASK)
+            done = end
+        return "".join(parts) + text[done:] if parts else text
+
+
 def _rebuild() -> None:
-    global _pattern
-    if not _counts:
-        _pattern = None
-        return
-    # Longest first, so a value that contains another one is masked whole.
-    ordered = sorted(_counts, key=len, reverse=True)
-    _pattern = re.compile("|".join(re.escape(value) for value in ordered))
+    global _finder
+    _finder = _Finder(_counts) if _counts else None
 
 
 class MaskScope:
@@ -167,10 +211,10 @@ def masked_values_count() -> int:
 
 def mask_text(text: str) -> str:
     """``text`` with every currently registered secret value replaced by ``********``."""
-    pattern = _pattern
-    if pattern is None or not text:
+    finder = _finder
+    if finder is None or not text:
         return text
-    return pattern.sub(MASK, text)
+    return finder.sub(text)
 
 
 def mask_values(values: Iterable[str | bytes], text: str) -> str:
@@ -190,17 +234,17 @@ class LineMasker:
 
     def __init__(self, values: Iterable[str | bytes]) -> None:
         texts = [v.decode("utf-8", errors="replace") if isinstance(v, bytes) else v for v in values]
-        fragments = sorted({f for value in texts for f in _fragments(value)}, key=len, reverse=True)
-        self._pattern = re.compile("|".join(re.escape(f) for f in fragments)) if fragments else None
-        self.longest = len(fragments[0]) if fragments else 0
+        fragments = [f for value in texts for f in _fragments(value)]
+        self._finder = _Finder(fragments) if fragments else None
+        self.longest = self._finder.longest if self._finder is not None else 0
         self._whole = {
             part.strip() for value in texts for part in (value, *value.splitlines()) if part.strip()
         }
 
     def mask(self, text: str) -> str:
         """``text`` with every value (and every value registered now) replaced by ``********``."""
-        if self._pattern is not None and text:
-            text = self._pattern.sub(MASK, text)
+        if self._finder is not None and text:
+            text = self._finder.sub(text)
         return mask_text(text)
 
     def safe_cut(self, text: str) -> int:
@@ -210,11 +254,11 @@ class LineMasker:
         ``text``; a value found across that point moves the cut to its end.
         """
         cut = len(text) - max(self.longest - 1, 0)
-        if self._pattern is not None:
-            for match in self._pattern.finditer(text):
-                if match.start() < cut < match.end():
-                    return match.end()
-                if match.start() >= cut:
+        if self._finder is not None:
+            for start, end in self._finder.spans(text):
+                if start < cut < end:
+                    return end
+                if start >= cut:
                     break
         return cut
 
@@ -263,7 +307,7 @@ class _MaskingFactory:
 
     def __call__(self, *args: Any, **kwargs: Any) -> logging.LogRecord:
         record: logging.LogRecord = self.inner(*args, **kwargs)
-        if _pattern is not None:
+        if _finder is not None:
             _mask_record(record)
         return record
 
