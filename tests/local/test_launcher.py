@@ -22,6 +22,7 @@ import pytest
 
 import tasksecrets
 from localtasks import seeded_store, workflow_module
+from tasksecrets.errors import TaskExecutionError
 from tasksecrets.local.runner import LocalClusterExecutor, scrub_environ
 from tasksecrets.local.store import SecretStore
 from tasksecrets.sdk.executor import use_executor
@@ -74,6 +75,11 @@ def descriptors() -> list:
             continue
         kinds.add(target.split(":")[0] if ":" in target else "file")
     return sorted(kinds)
+
+
+@task(secret_requests=[Secret(group="big", key="value", mount_requirement=Secret.MountType.ENV_VAR)])
+def big_env() -> int:
+    return len(tasksecrets.current_context().secrets.get("big", "value"))
 
 
 @task
@@ -244,6 +250,31 @@ def test_a_warm_task_holds_no_descriptor_of_its_helper_or_runner(store: SecretSt
     assert kinds["warm"] == kinds["cold"]
     assert "socket" not in kinds["warm"] and "anon_inode" not in kinds["warm"]
     assert "pipe" in kinds["warm"]  # the control: its stdout and stderr
+
+
+# Linux's limit on one exec string (32 pages of 4 kB): one value under it, one over.
+EXEC_STRING_LIMIT = 32 * os.sysconf("SC_PAGE_SIZE")
+
+
+@pytest.mark.parametrize("launcher", ["warm", "cold"])
+def test_an_env_var_exec_would_refuse_fails_the_task_as_a_pods_container_would(
+    launcher: str, store: SecretStore, module: Any
+) -> None:
+    executor = LocalClusterExecutor(store=store, environ=_environ(), launcher=launcher)
+    fits = ("f" * 7 + "".join(f"{i:06d}" for i in range(EXEC_STRING_LIMIT // 6)))[: EXEC_STRING_LIMIT - 64]
+    store.create(NS, "big", {"value": fits.encode()})
+    with executor, use_executor(executor):
+        assert module.big_env() == len(fits)
+        assert executor.runs[-1].launcher == launcher  # a large env that exec takes is forked too
+        over = fits + "x" * 100
+        store.create(NS, "big", {"value": over.encode()}, replace=True)
+        with pytest.raises(TaskExecutionError) as failure:
+            module.big_env()
+    message = str(failure.value)
+    assert message.startswith("task 'big_env' cannot start (nor could its container in a pod): its env var ")
+    assert f"is {EXEC_STRING_LIMIT + 100 - 64 + len('_FSEC_BIG_VALUE=') + 1:,} bytes" in message
+    assert "mount large secrets as files" in message
+    assert fits[:20] not in message and executor.runs[-1].launcher == "cold"
 
 
 def _cli_env(home: Path, tmp_path: Path) -> dict[str, str]:

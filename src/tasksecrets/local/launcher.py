@@ -39,6 +39,7 @@ __all__ = [
     "WarmLauncher",
     "WarmProcess",
     "can_fork",
+    "exec_refusal",
     "helper_environ",
     "launcher_choice",
 ]
@@ -85,13 +86,37 @@ def helper_environ(environ: Mapping[str, str]) -> dict[str, str]:
     return {name: value for name, value in environ.items() if _startup_name(name)}
 
 
+def exec_refusal(command: Sequence[str], env: Mapping[str, str]) -> str | None:
+    """Why exec may refuse ``command`` with ``env`` (names and sizes, never a value); None if it takes them.
+
+    Linux takes each argument or ``NAME=value`` string up to 32 pages (its terminating NUL
+    included) and all of them, with their pointers, up to ``ARG_MAX`` (a quarter of the stack
+    limit). The whole is held to half of that here: nearer the limit, exec alone knows.
+    """
+    per_string = 32 * os.sysconf("SC_PAGE_SIZE")
+    sizes = {f"argument {i}": len(os.fsencode(arg)) + 1 for i, arg in enumerate(command)}
+    sizes.update({f"env var {name}": len(os.fsencode(f"{name}={value}")) + 1 for name, value in env.items()})
+    largest = max(sizes, key=sizes.__getitem__)
+    if sizes[largest] > per_string:
+        return f"its {largest} is {sizes[largest]:,} bytes, over the {per_string:,} exec takes for one string"
+    total = sum(sizes.values()) + 8 * (len(sizes) + 2)
+    arg_max = os.sysconf("SC_ARG_MAX")
+    if total > arg_max // 2:
+        return f"its arguments and env are {total:,} bytes together, near the {arg_max:,} exec takes"
+    return None
+
+
 def can_fork(
     command: Sequence[str], env: Mapping[str, str], *, python: str, helper_env: Mapping[str, str]
 ) -> bool:
-    """Whether a fork of the helper runs what ``command`` would run in a new interpreter."""
+    """Whether a fork of the helper runs what ``command`` would run in a new interpreter.
+
+    Not when exec may refuse the command and env (:func:`exec_refusal`): a cold start lets exec
+    decide, so a task too large for a container's exec fails here as it would in a pod.
+    """
     if list(command[:4]) != [python, *ENTRYPOINT]:
         return False
-    return helper_environ(env) == dict(helper_env)
+    return helper_environ(env) == dict(helper_env) and exec_refusal(command, env) is None
 
 
 class WarmProcess:

@@ -37,6 +37,7 @@ finds, before any task runs, every store secret and key the given tasks' pods wo
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 import time
@@ -56,7 +57,7 @@ from tasksecrets.contract import (
 )
 from tasksecrets.errors import TaskExecutionError
 from tasksecrets.local.kubelet import materialize_pod, remove_tree
-from tasksecrets.local.launcher import WarmLauncher, can_fork, launcher_choice
+from tasksecrets.local.launcher import WarmLauncher, can_fork, exec_refusal, launcher_choice
 from tasksecrets.local.procguard import TaskProcess, blocked_stop_signals, spawn_task, stop_process_group
 from tasksecrets.local.streams import OutputPump
 from tasksecrets.local.workdirs import make_task_dir, sweep_orphans
@@ -469,6 +470,12 @@ class LocalClusterExecutor:
                 process = self._process = self._launch(command, env, run)
                 run.launch_s = time.perf_counter() - launched
         except OSError as exc:
+            refusal = exec_refusal(command, env) if exc.errno == errno.E2BIG else None
+            if refusal is not None:
+                raise TaskExecutionError(
+                    f"task {run.task_name!r} cannot start (nor could its container in a pod): {refusal}; "
+                    "mount large secrets as files (the default mount_requirement), not as env vars"
+                ) from None
             raise TaskExecutionError(
                 f"task {run.task_name!r} cannot start: its command {command[0]!r} cannot be run "
                 f"({exc.strerror})"
