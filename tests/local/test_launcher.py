@@ -273,8 +273,23 @@ def test_an_env_var_exec_would_refuse_fails_the_task_as_a_pods_container_would(
     message = str(failure.value)
     assert message.startswith("task 'big_env' cannot start (nor could its container in a pod): its env var ")
     assert f"is {EXEC_STRING_LIMIT + 100 - 64 + len('_FSEC_BIG_VALUE=') + 1:,} bytes" in message
-    assert "mount large secrets as files" in message
+    assert "mount such a secret as a file" in message
     assert fits[:20] not in message and executor.runs[-1].launcher == "cold"
+
+
+@pytest.mark.parametrize("launcher", ["warm", "cold"])
+def test_an_env_var_holding_a_nul_byte_fails_the_task_in_one_line(
+    launcher: str, store: SecretStore, module: Any
+) -> None:
+    executor = LocalClusterExecutor(store=store, environ=_environ(), launcher=launcher)
+    store.create(NS, "big", {"value": b"fake-before\0fake-after"})
+    with executor, use_executor(executor), pytest.raises(TaskExecutionError) as failure:
+        module.big_env()
+    assert str(failure.value) == (
+        "task 'big_env' cannot start (nor could its container in a pod): its env var _FSEC_BIG_VALUE "
+        "holds a NUL byte, which exec cannot pass (it takes C strings); mount such a secret as a file "
+        "(the default mount_requirement), not as an env var"
+    )
 
 
 def _cli_env(home: Path, tmp_path: Path) -> dict[str, str]:

@@ -89,13 +89,18 @@ def helper_environ(environ: Mapping[str, str]) -> dict[str, str]:
 def exec_refusal(command: Sequence[str], env: Mapping[str, str]) -> str | None:
     """Why exec may refuse ``command`` with ``env`` (names and sizes, never a value); None if it takes them.
 
-    Linux takes each argument or ``NAME=value`` string up to 32 pages (its terminating NUL
-    included) and all of them, with their pointers, up to ``ARG_MAX`` (a quarter of the stack
-    limit). The whole is held to half of that here: nearer the limit, exec alone knows.
+    Exec takes C strings: none may hold a NUL byte. Linux takes each argument or ``NAME=value``
+    string up to 32 pages (its terminating NUL included) and all of them, with their pointers, up
+    to ``ARG_MAX`` (a quarter of the stack limit). The whole is held to half of that here: nearer
+    the limit, exec alone knows.
     """
+    strings = {f"argument {i}": arg for i, arg in enumerate(command)}
+    strings.update({f"env var {name}": f"{name}={value}" for name, value in env.items()})
+    for what, text in strings.items():
+        if "\0" in text:
+            return f"its {what} holds a NUL byte, which exec cannot pass (it takes C strings)"
+    sizes = {what: len(os.fsencode(text)) + 1 for what, text in strings.items()}
     per_string = 32 * os.sysconf("SC_PAGE_SIZE")
-    sizes = {f"argument {i}": len(os.fsencode(arg)) + 1 for i, arg in enumerate(command)}
-    sizes.update({f"env var {name}": len(os.fsencode(f"{name}={value}")) + 1 for name, value in env.items()})
     largest = max(sizes, key=sizes.__getitem__)
     if sizes[largest] > per_string:
         return f"its {largest} is {sizes[largest]:,} bytes, over the {per_string:,} exec takes for one string"

@@ -469,13 +469,16 @@ class LocalClusterExecutor:
                 launched = time.perf_counter()
                 process = self._process = self._launch(command, env, run)
                 run.launch_s = time.perf_counter() - launched
-        except OSError as exc:
-            refusal = exec_refusal(command, env) if exc.errno == errno.E2BIG else None
+        except (OSError, ValueError) as exc:  # ValueError: a NUL byte, refused before exec
+            refused = isinstance(exc, ValueError) or exc.errno == errno.E2BIG
+            refusal = exec_refusal(command, env) if refused else None
             if refusal is not None:
                 raise TaskExecutionError(
                     f"task {run.task_name!r} cannot start (nor could its container in a pod): {refusal}; "
-                    "mount large secrets as files (the default mount_requirement), not as env vars"
+                    "mount such a secret as a file (the default mount_requirement), not as an env var"
                 ) from None
+            if isinstance(exc, ValueError):
+                raise
             raise TaskExecutionError(
                 f"task {run.task_name!r} cannot start: its command {command[0]!r} cannot be run "
                 f"({exc.strerror})"
