@@ -83,6 +83,16 @@ def big_env() -> int:
 
 
 @task
+def helper_killer() -> int:
+    import signal, time
+
+    Path(os.environ["TASK_PIDS"]).write_text(str(os.getpid()))
+    os.kill(os.getppid(), signal.SIGKILL)
+    time.sleep(600)  # its death signal ends it at once
+    return 0
+
+
+@task
 def parent() -> int:
     return os.getppid()
 
@@ -250,6 +260,27 @@ def test_a_warm_task_holds_no_descriptor_of_its_helper_or_runner(store: SecretSt
     assert kinds["warm"] == kinds["cold"]
     assert "socket" not in kinds["warm"] and "anon_inode" not in kinds["warm"]
     assert "pipe" in kinds["warm"]  # the control: its stdout and stderr
+
+
+def test_a_task_that_kills_its_helper_fails_at_once_and_leaves_no_process(
+    store: SecretStore, module: Any, tmp_path: Path
+) -> None:
+    pids = tmp_path / "task.pid"
+    executor = LocalClusterExecutor(store=store, environ=_environ(TASK_PIDS=str(pids)), launcher="warm")
+    with executor, use_executor(executor):
+        assert module.parent() > 0
+        helper = executor.helper_pid
+        assert helper is not None
+        spare = _spare_of(helper)
+        with pytest.raises(TaskExecutionError) as failure:
+            module.helper_killer()
+        task = executor.runs[-1]
+    assert str(failure.value) == "the warm task launcher has died (exit status -9): run with --cold"
+    killer = int(pids.read_text())  # it sleeps for 600 s unless its death signal ends it
+    deadline = time.monotonic() + 30
+    while not all(_gone(pid) for pid in (helper, spare, killer)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _gone(helper) and _gone(spare) and _gone(killer) and task.launcher == "warm"
 
 
 # Linux's limit on one exec string (32 pages of 4 kB): one value under it, one over.
